@@ -95,7 +95,7 @@ print(json.dumps({{'accuracy': acc, 'train_s': train_s, 'epochs_planned': epochs
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--only', choices=['nlp_lib', 'tfidf', 'fastai'], action='append')
-    ap.add_argument('--budget', type=float, help='fastai wall-time budget in seconds (default: nlp_lib\\'s training time)')
+    ap.add_argument('--budget', type=float, help="fastai wall-time budget in seconds (default: nlp_lib's training time)")
     ap.add_argument('--json', help='also write the results here')
     a = ap.parse_args()
     todo = a.only or ['nlp_lib', 'tfidf', 'fastai']
