@@ -1,10 +1,11 @@
 """SST-2 benchmark: nlp_lib's default training config beside two anchors, in one run.
 
-    python bench/sst2.py                # all three, default budget = nlp_lib's own training time
+    python bench/sst2.py                # all four rows, default budget = nlp_lib's own training time
     python bench/sst2.py --only nlp_lib
 
 Rows (train on GLUE SST-2 train.tsv, 67,349 phrases; report accuracy on dev.tsv, 872 sentences):
-  nlp_lib      `nlp_lib.training.run.train(TrainConfig())` -- the default config
+  nlp_lib      `nlp_lib.training.run.train(TrainConfig())` -- the default config (an ensemble of two BiGRU.v1)
+  single       the default config with one BiGRU.v1 instead of the ensemble (what the ensemble adds)
   tfidf+lr     TF-IDF word 1-2 grams + logistic regression (scikit-learn)
   fastai AWD   fastai `text_classifier_learner(dls, AWD_LSTM, pretrained=False)`, trained for the same wall time as nlp_lib
 
@@ -31,12 +32,12 @@ from nlp_lib.datasets import data_dir, read_tsv
 D = data_dir('sst2')
 '''
 
-def run_nlp_lib(runs_dir: str) -> dict:
+def run_nlp_lib(runs_dir: str, overrides: list[str] = ()) -> dict:
     return _child(PRELUDE + f'''
-from nlp_lib.training.config import TrainConfig
+from nlp_lib.training.config import load_config
 from nlp_lib.training.run import train
 t0 = time.perf_counter()
-res = train(TrainConfig(tracking={{'runs_dir': {runs_dir!r}}}), progress=False)
+res = train(load_config(overrides={list(overrides) + [f'tracking.runs_dir={runs_dir}']!r}), progress=False)
 m = res.metrics
 print(json.dumps({{'accuracy': m['accuracy'], 'macro_f1': m['macro_f1'], 'train_s': m['train_seconds'],
                   'total_s': time.perf_counter() - t0, 'peak_mb': peak_mb(), 'artifact': str(res.artifact)}}))
@@ -94,14 +95,15 @@ print(json.dumps({{'accuracy': acc, 'train_s': train_s, 'epochs_planned': epochs
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--only', choices=['nlp_lib', 'tfidf', 'fastai'], action='append')
+    ap.add_argument('--only', choices=['nlp_lib', 'single', 'tfidf', 'fastai'], action='append')
     ap.add_argument('--budget', type=float, help="fastai wall-time budget in seconds (default: nlp_lib's training time)")
     ap.add_argument('--json', help='also write the results here')
     a = ap.parse_args()
-    todo = a.only or ['nlp_lib', 'tfidf', 'fastai']
+    todo = a.only or ['nlp_lib', 'single', 'tfidf', 'fastai']
     rows = {}
     with tempfile.TemporaryDirectory() as runs:
         if 'nlp_lib' in todo: rows['nlp_lib (default config)'] = run_nlp_lib(runs)
+        if 'single' in todo: rows['nlp_lib, one BiGRU.v1 (no ensemble)'] = run_nlp_lib(runs, ['architecture.name=nlp_lib.BiGRU.v1'])
         if 'tfidf' in todo: rows['TF-IDF 1-2g + LR'] = run_tfidf()
         if 'fastai' in todo:
             budget = a.budget or rows.get('nlp_lib (default config)', {}).get('train_s', 300.0)

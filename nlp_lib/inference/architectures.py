@@ -7,14 +7,16 @@ Docs: https://nlp-lib.github.io/nlp_lib/inference/architectures.html.md"""
 # %% ../../nbs/inference/04_architectures.ipynb #a44e4fba
 from __future__ import annotations
 from typing import Any, ClassVar
+import math
 import torch
 from torch import nn
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # %% auto #0
 __all__ = ['ARCHITECTURES', 'register_architecture', 'ArchParams', 'TextClassifier', 'build_model', 'length_mask', 'masked_mean',
-           'masked_max', 'FastTextParams', 'FastText', 'TextCNNParams', 'TextCNN', 'BiGRUParams', 'BiGRU']
+           'masked_max', 'FastTextParams', 'FastText', 'TextCNNParams', 'TextCNN', 'BiGRUParams', 'BiGRU', 'MemberSpec',
+           'EnsembleParams', 'Ensemble']
 
 # %% ../../nbs/inference/04_architectures.ipynb #d2cd0cef
 ARCHITECTURES: dict[str, type['TextClassifier']] = {}
@@ -166,3 +168,54 @@ class BiGRU(TextClassifier):
         super().__init__(p)
         self.encoder = _GRUEncoder(p)
         self.head = nn.Linear(4 * p.hidden, p.n_classes)
+
+# %% ../../nbs/inference/04_architectures.ipynb #a62879f7
+class MemberSpec(BaseModel):
+    "One member of an ensemble: a registered architecture and its own hyper-parameters."
+    model_config = ConfigDict(extra='forbid')
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(name='nlp_lib.BiGRU.v1')]   # the SST-2 recipe
+
+class EnsembleParams(ArchParams):
+    members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1)
+    @field_validator('members')
+    @classmethod
+    def _known(cls, v):
+        for m in v:
+            if m.name not in ARCHITECTURES: raise ValueError(f'unknown member architecture {m.name!r}; known: {sorted(ARCHITECTURES)}')
+            if issubclass(ARCHITECTURES[m.name], Ensemble): raise ValueError('an ensemble cannot be a member of an ensemble')
+            derived = {'vocab_size', 'n_classes', 'pad_id'} & set(m.params)
+            if derived: raise ValueError(f'member {m.name}: {sorted(derived)} come from the ensemble, not from its members')
+        return v
+
+class _EnsembleEncoder(nn.Module):
+    "The members' encoders side by side; the features are their concatenation."
+    def __init__(self, encoders):
+        super().__init__()
+        self.members = nn.ModuleList(encoders)
+    def forward(self, ids, lengths): return torch.cat([e(ids, lengths) for e in self.members], 1)
+
+class _EnsembleHead(nn.Module):
+    "Each member's head on its own slice of the features: stacked logits in training, log mean probability in evaluation."
+    def __init__(self, heads, sizes):
+        super().__init__()
+        self.members, self.sizes = nn.ModuleList(heads), list(sizes)
+        self.in_features = sum(self.sizes)
+    def member_logits(self, feats): return torch.stack([h(f) for h, f in zip(self.members, feats.split(self.sizes, 1))])
+    def forward(self, feats):
+        logits = self.member_logits(feats)
+        if self.training: return logits                      # (M, B, C): one loss per member
+        return torch.logsumexp(F.log_softmax(logits.float(), -1), 0) - math.log(len(self.members))
+
+@register_architecture('nlp_lib.Ensemble.v1')
+class Ensemble(TextClassifier):
+    "Members trained side by side, each on its own loss; predicts the mean of their probabilities (as log-probabilities)."
+    Params = EnsembleParams
+    def __init__(self, p: EnsembleParams):
+        super().__init__(p)
+        members = [build_model(m.name, vocab_size=p.vocab_size, n_classes=p.n_classes, pad_id=p.pad_id, **m.params) for m in p.members]
+        self.encoder = _EnsembleEncoder([m.encoder for m in members])
+        self.head = _EnsembleHead([m.head for m in members], [m.head.in_features for m in members])
+        self.member_models = members   # a plain list: the same modules, viewed as whole classifiers, so each can be trained alone

@@ -15,6 +15,7 @@ from ..inference.processor import default_preprocess, default_postprocess
 from .data import DataConfig
 from .augment import AugmentConfig
 from .losses import LossConfig
+from .vectors import BUNDLED
 
 # %% auto #0
 __all__ = ['PreprocessConfig', 'ArchitectureConfig', 'TrainerConfig', 'PostprocessConfig', 'TrackingConfig', 'TrainConfig',
@@ -34,10 +35,14 @@ class PreprocessConfig(_Section):
 
 class ArchitectureConfig(_Section):
     "A registered architecture and its hyper-parameters (vocabulary size, classes and padding id are derived from the data)."
-    name: str = 'nlp_lib.BiGRU.v1'
+    name: str = 'nlp_lib.Ensemble.v1'   # two BiGRU.v1 members by default
     params: dict[str, Any] = Field(default_factory=dict)
+    word_vectors: str | None = 'minilm-l6'   # initial word embeddings (training/19_vectors): a bundled name, a model directory, or null
     @model_validator(mode='after')
     def _check(self):
+        wv = self.word_vectors
+        if wv is not None and wv not in BUNDLED and not Path(wv).expanduser().is_dir():
+            raise ValueError(f'word_vectors: {wv!r} is neither a known name {sorted(BUNDLED)} nor a directory')
         if self.name not in ARCHITECTURES: raise ValueError(f'unknown architecture {self.name!r}; known: {sorted(ARCHITECTURES)}')
         derived = {'vocab_size', 'n_classes', 'pad_id'} & set(self.params)
         if derived: raise ValueError(f'{sorted(derived)} are derived from the data; remove them from architecture.params')

@@ -34,6 +34,8 @@ class ClassificationLoss(nn.Module):
     def _inputs(self, logits, targets):
         "Logits as float (B, C), targets as long (B,), and the weight on the logits' device."
         logits, targets = _plain(logits).float(), _plain(targets).long().reshape(-1)
+        if logits.dim() == 3 and logits.shape[1] == len(targets):   # an ensemble in training: (members, B, C), one row per member and sample
+            targets = targets.repeat(logits.shape[0])
         logits = logits.reshape(-1, logits.shape[-1])
         if len(logits) != len(targets): raise ValueError(f'{len(logits)} rows of logits but {len(targets)} targets')
         w = self.weight

@@ -22,6 +22,7 @@ from .dataloaders import make_samples, build_dataloaders
 from .trainer import SupervisedTrainer, ContrastivePretrainer
 from .metrics import default_metrics, classification_report
 from .tracking import RunDir, MLflowRun, TrackingCallback
+from .vectors import init_embeddings, vectors_record
 
 # %% auto #0
 __all__ = ['RunResult', 'train', 'evaluate']
@@ -54,7 +55,7 @@ def train(cfg: TrainConfig | None = None, progress: bool = True) -> RunResult:
         if ml: ml.log_params(cfg.model_dump(mode='json'))
         set_seed(cfg.seed, reproducible=True)
         data = load_data(cfg.data)
-        run.write_json('data.json', {'sha256': data_hashes(data), 'n_train': len(data.train_texts), 'n_valid': len(data.valid_texts),
+        run.write_json('data.json', {'sha256': data_hashes(data), 'word_vectors': vectors_record(cfg.architecture.word_vectors) if cfg.architecture.word_vectors else None, 'n_train': len(data.train_texts), 'n_valid': len(data.valid_texts),
                                      'label_names': data.label_names, 'bad_rows': data.bad_rows.model_dump(mode='json') if hasattr(data.bad_rows, 'model_dump') else str(data.bad_rows)})
         t0 = time.perf_counter()
         pre = cfg.preprocess.build()
@@ -64,24 +65,37 @@ def train(cfg: TrainConfig | None = None, progress: bool = True) -> RunResult:
         names = data.label_names
         display = [(cfg.postprocess.label_names or {}).get(l, l) for l in names]
         num = next(t for t in pre if isinstance(t, Numericalize))
+        t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
         model = build_model(cfg.architecture.name, vocab_size=len(num.vocab), n_classes=len(names), pad_id=num.pad_id, **cfg.architecture.params)
+        if cfg.architecture.word_vectors: init_embeddings(model, num.vocab, cfg.architecture.word_vectors, n_special=len(num.specials))
         augment = cfg.augment.build(vocab_size=len(num.vocab))
         dls = build_dataloaders(train_samples, valid_samples, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
-        t1 = time.perf_counter()
         if cfg.trainer.pretrain_epochs:
             views = augment or AugmentConfig(enabled=True, p_apply=1.0).build(vocab_size=len(num.vocab))
             pt = ContrastivePretrainer(model, train_samples, num.pad_id, views, bs=max(cfg.trainer.bs, 128), seed=cfg.seed, path=run.path)
             pt.learn.add_cb(TrackingCallback(run, ml, phase='pretrain'))
             with (contextlib.nullcontext() if progress else pt.learn.no_bar()): pt.fit(cfg.trainer.pretrain_epochs, cfg.trainer.pretrain_lr)
         loss = cfg.loss.build([s.target for s in train_samples], len(names))
-        trainer = SupervisedTrainer(model, dls, loss, default_metrics(), wd=cfg.trainer.wd, cbs=[TrackingCallback(run, ml)],
-                                    mixed_precision=cfg.trainer.mixed_precision, path=run.path)
-        quiet = contextlib.ExitStack()
-        if not progress: quiet.enter_context(trainer.learn.no_bar()); quiet.enter_context(trainer.learn.no_logging())
-        with quiet:
-            trainer.fit(cfg.trainer.epochs, cfg.trainer.lr)
-            train_s = time.perf_counter() - t1
-            probs, targs = trainer.predict()
+        def supervised(m, dls, cbs=()):
+            return SupervisedTrainer(m, dls, loss, default_metrics(), wd=cfg.trainer.wd, cbs=list(cbs),
+                                     mixed_precision=cfg.trainer.mixed_precision, path=run.path)
+        def quiet(t):
+            stack = contextlib.ExitStack()
+            if not progress: stack.enter_context(t.learn.no_bar()); stack.enter_context(t.learn.no_logging())
+            return stack
+        members = getattr(model, 'member_models', None)
+        if members:   # an ensemble: each member trained alone, with its own data order and augmentation draws
+            for i, m in enumerate(members):
+                if progress: print(f'member {i + 1}/{len(members)}: {m.architecture}')
+                mt = supervised(m, build_dataloaders(train_samples, valid_samples, num.pad_id, cfg.trainer.bs, augment, cfg.seed + i),
+                                [TrackingCallback(run, ml, phase=f'member{i}')])
+                with quiet(mt): mt.fit(cfg.trainer.epochs, cfg.trainer.lr)
+            trainer = supervised(model, dls)
+        else:
+            trainer = supervised(model, dls, [TrackingCallback(run, ml)])
+            with quiet(trainer): trainer.fit(cfg.trainer.epochs, cfg.trainer.lr)
+        train_s = time.perf_counter() - t1
+        with quiet(trainer): probs, targs = trainer.predict()
         report = classification_report(probs, targs, display)
         proc = trainer.to_processor(pre, cfg.postprocess.build(display), display)
         proc.meta = {'raw_labels': names, 'run': run.path.name, 'config_sha256': hashlib.sha256(cfg.to_yaml().encode()).hexdigest(),

@@ -7,12 +7,13 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/trainer.html.md"""
 # %% ../../nbs/training/15_trainer.ipynb #f8a705d1
 from __future__ import annotations
 import tempfile
+from functools import partial
 from typing import Callable, Sequence
 import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
 from fastai.learner import Learner
-from fastai.optimizer import Adam
+from fastai.optimizer import Adam, OptimWrapper
 from fastai.callback.schedule import *   # fit_one_cycle, lr_find
 from fastai.data.core import DataLoaders
 from ..sample import TextSample, collate
@@ -21,13 +22,18 @@ from ..inference.processor import Processor
 from .dataloaders import BucketedDL, SampleDataset
 
 # %% auto #0
-__all__ = ['SupervisedTrainer', 'PairDataset', 'PairDL', 'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
+__all__ = ['fused_adamw', 'SupervisedTrainer', 'PairDataset', 'PairDL', 'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
+
+# %% ../../nbs/training/15_trainer.ipynb #1d96882e
+def fused_adamw(params, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-5, wd: float = 0.01) -> OptimWrapper:
+    "fastai's `Adam` (decoupled weight decay, fastai's defaults) on torch's fused `AdamW` kernel, as a fastai optimiser."
+    return OptimWrapper(params, partial(torch.optim.AdamW, fused=True), lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
 
 # %% ../../nbs/training/15_trainer.ipynb #60afd2c3
 class SupervisedTrainer:
     "Train `model` on `dls` with `loss_func` and `metrics` using a fastai `Learner` and the one-cycle schedule."
     def __init__(self, model: TextClassifier, dls: DataLoaders, loss_func: Callable, metrics: Sequence = (),
-                 opt_func: Callable = Adam, wd: float = 0.01, cbs: Sequence = (), mixed_precision: bool | str = 'auto', path=None):
+                 opt_func: Callable = fused_adamw, wd: float = 0.01, cbs: Sequence = (), mixed_precision: bool | str = 'auto', path=None):
         if not isinstance(model, TextClassifier): raise TypeError(f'model must be a TextClassifier from the architecture registry, got {type(model).__name__}')
         self.learn = Learner(dls, model, loss_func=loss_func, metrics=list(metrics), opt_func=opt_func, wd=wd, cbs=list(cbs),
                              path=path or tempfile.mkdtemp(prefix='nlp_lib-'))
@@ -91,13 +97,16 @@ def info_nce(z, _targets=None, temperature: float = 0.05):
 class ContrastivePretrainer:
     "Pre-train `model.encoder` on unlabelled pre-processed `samples` with a contrastive objective (fastai `Learner`)."
     def __init__(self, model: TextClassifier, samples: Sequence[TextSample], pad_id: int, augment: Callable | None = None,
-                 bs: int = 128, seed: int = 0, temperature: float = 0.05, proj_dim: int = 128, opt_func: Callable = Adam,
-                 wd: float = 0.01, device=None, path=None):
+                 bs: int = 128, seed: int = 0, temperature: float = 0.05, proj_dim: int = 128, opt_func: Callable = fused_adamw,
+                 wd: float = 0.01, n_valid: int = 2048, device=None, path=None):
         if not isinstance(model, TextClassifier): raise TypeError(f'model must be a TextClassifier, got {type(model).__name__}')
         dev = device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
         dl = PairDL(PairDataset(samples, pad_id, augment, seed), bs=bs, shuffle=True, drop_last=True, device=dev)
+        # the validation loss is a progress signal only: a fixed, seeded subset keeps it from costing a second epoch
+        pick = np.random.default_rng(seed).permutation(len(samples))[:max(n_valid, bs)]
+        vdl = PairDL(PairDataset([samples[i] for i in sorted(pick)], pad_id, augment, seed), bs=bs, shuffle=False, drop_last=True, device=dev)
         self.classifier = model
-        self.learn = Learner(DataLoaders(dl, dl.new(shuffle=False), device=dev), ContrastiveModel(model, proj_dim),
+        self.learn = Learner(DataLoaders(dl, vdl, device=dev), ContrastiveModel(model, proj_dim),
                              loss_func=lambda z, y: info_nce(z, y, temperature), opt_func=opt_func, wd=wd,
                              path=path or tempfile.mkdtemp(prefix='nlp_lib-'))
         if torch.cuda.is_available(): self.learn.to_fp16()
