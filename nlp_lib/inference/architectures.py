@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # %% auto #0
-__all__ = ['ARCHITECTURES', 'register_architecture', 'ArchParams', 'TextClassifier', 'build_model', 'length_mask', 'masked_mean',
-           'masked_max', 'FastTextParams', 'FastText', 'TextCNNParams', 'TextCNN', 'BiGRUParams', 'BiGRU', 'MemberSpec',
-           'EnsembleParams', 'Ensemble']
+__all__ = ['ARCHITECTURES', 'DERIVED_PARAMS', 'register_architecture', 'ArchParams', 'TextClassifier', 'build_model',
+           'length_mask', 'masked_mean', 'masked_max', 'FastTextParams', 'FastText', 'TextCNNParams', 'TextCNN',
+           'BiGRUParams', 'BiGRU', 'MemberSpec', 'EnsembleParams', 'Ensemble']
 
 # %% ../../nbs/inference/04_architectures.ipynb #d2cd0cef
 ARCHITECTURES: dict[str, type['TextClassifier']] = {}
@@ -38,6 +38,8 @@ class ArchParams(BaseModel):
     vocab_size: int = Field(ge=2)
     n_classes: int = Field(ge=1)
     pad_id: int = Field(0, ge=0)
+
+DERIVED_PARAMS = frozenset(ArchParams.model_fields)   # set from the data by whoever builds the model, never by a config
 
 class TextClassifier(nn.Module):
     "Base class: `encoder` maps `(input_ids, lengths)` to features `(B, D)`, `head` maps features to logits."
@@ -186,7 +188,7 @@ class EnsembleParams(ArchParams):
         for m in v:
             if m.name not in ARCHITECTURES: raise ValueError(f'unknown member architecture {m.name!r}; known: {sorted(ARCHITECTURES)}')
             if issubclass(ARCHITECTURES[m.name], Ensemble): raise ValueError('an ensemble cannot be a member of an ensemble')
-            derived = {'vocab_size', 'n_classes', 'pad_id'} & set(m.params)
+            derived = DERIVED_PARAMS & set(m.params)
             if derived: raise ValueError(f'member {m.name}: {sorted(derived)} come from the ensemble, not from its members')
         return v
 

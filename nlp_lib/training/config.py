@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from ..inference.architectures import ARCHITECTURES
+from ..inference.architectures import ARCHITECTURES, DERIVED_PARAMS
 from ..inference.processor import default_preprocess, default_postprocess
 from .data import DataConfig
 from .augment import AugmentConfig
@@ -44,7 +44,7 @@ class ArchitectureConfig(_Section):
         if wv is not None and wv not in BUNDLED and not Path(wv).expanduser().is_dir():
             raise ValueError(f'word_vectors: {wv!r} is neither a known name {sorted(BUNDLED)} nor a directory')
         if self.name not in ARCHITECTURES: raise ValueError(f'unknown architecture {self.name!r}; known: {sorted(ARCHITECTURES)}')
-        derived = {'vocab_size', 'n_classes', 'pad_id'} & set(self.params)
+        derived = DERIVED_PARAMS & set(self.params)
         if derived: raise ValueError(f'{sorted(derived)} are derived from the data; remove them from architecture.params')
         try: ARCHITECTURES[self.name].Params(vocab_size=2, n_classes=2, **self.params)
         except ValidationError as e:

@@ -87,8 +87,8 @@ def train(cfg: TrainConfig | None = None, progress: bool = True) -> RunResult:
         if members:   # an ensemble: each member trained alone, with its own data order and augmentation draws
             for i, m in enumerate(members):
                 if progress: print(f'member {i + 1}/{len(members)}: {m.architecture}')
-                mt = supervised(m, build_dataloaders(train_samples, valid_samples, num.pad_id, cfg.trainer.bs, augment, cfg.seed + i),
-                                [TrackingCallback(run, ml, phase=f'member{i}')])
+                mdls = dls if i == 0 else build_dataloaders(train_samples, valid_samples, num.pad_id, cfg.trainer.bs, augment, cfg.seed + i)
+                mt = supervised(m, mdls, [TrackingCallback(run, ml, phase=f'member{i}')])
                 with quiet(mt): mt.fit(cfg.trainer.epochs, cfg.trainer.lr)
             trainer = supervised(model, dls)
         else:

@@ -6,12 +6,12 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/vectors.html.md"""
 
 # %% ../../nbs/training/19_vectors.ipynb #f5d0980f
 from __future__ import annotations
-import hashlib, json
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 import torch
 from torch import nn
+from .data import file_sha256
 
 # %% auto #0
 __all__ = ['BUNDLED', 'vectors_dir', 'word_vectors', 'init_embeddings', 'vectors_record']
@@ -79,4 +79,4 @@ def init_embeddings(model: nn.Module, vocab: Sequence[str], source: str | Path =
 def vectors_record(source: str | Path = 'minilm-l6') -> dict:
     "What a run records about its word vectors: the source and the sha256 of the weights file read."
     d = vectors_dir(source)
-    return {'source': str(source), 'sha256': hashlib.sha256((d / 'model.safetensors').read_bytes()).hexdigest()}
+    return {'source': str(source), 'sha256': file_sha256(d / 'model.safetensors')}
