@@ -81,17 +81,16 @@ def measure(predict_batch, predict_one, reps, extra=None):
 '''
 
 NLP_LIB_ROW = MEASURE + '''
-from nlp_lib.inference.processor import Processor, _rows
-from nlp_lib.sample import TextSample
+from nlp_lib.inference.processor import Processor, batch_ids, _build
 proc = Processor.load({art!r})
 raw = proc.labels.raw
 def stages():
     "The production path split by stage, median of the runs: encode, model, post-processing + building the results."
     enc, model, post = [], [], []
     for _ in range({reps}):
-        t0 = time.perf_counter(); ids = proc._encoder.encode(batch); t1 = time.perf_counter()
+        t0 = time.perf_counter(); ids = batch_ids(proc.pre, batch); t1 = time.perf_counter()
         lg = proc._logits(ids, 256); t2 = time.perf_counter()
-        res = [TextSample.trusted(text=x, **r) for x, r in zip(batch, _rows(proc._post_columns(lg), len(batch)))]; t3 = time.perf_counter()
+        res = _build(batch, [None] * len(batch), proc._post_columns(lg)); t3 = time.perf_counter()
         enc.append(t1 - t0); model.append(t2 - t1); post.append(t3 - t2)
     return {{'encode_s': statistics.median(enc), 'model_s': statistics.median(model), 'post_s': statistics.median(post)}}
 measure(lambda texts: [raw[s.label_id] for s in proc.predict(texts, batch_size=256, debug={debug})],
