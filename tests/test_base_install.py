@@ -51,7 +51,7 @@ def _sst2_dev():
 CHILD = r'''
 import importlib, importlib.util, json, sys
 import nlp_lib, nlp_lib.sample, nlp_lib.datasets, nlp_lib.cli
-for m in ['transform', 'preprocess', 'tokenize', 'postprocess', 'architectures', 'artifact', 'processor']:
+for m in ['transform', 'preprocess', 'tokenize', 'labels', 'postprocess', 'architectures', 'artifact', 'processor']:
     importlib.import_module(f'nlp_lib.inference.{m}')
 from nlp_lib.inference.processor import Processor
 art, texts = sys.argv[1], json.load(open(sys.argv[2]))
