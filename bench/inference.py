@@ -80,7 +80,7 @@ def measure(predict_batch, predict_one, reps, extra=None):
     print(json.dumps(out))
 '''
 
-NLP_LIB_ROW = MEASURE + '''
+NLP_LIB_ROW = '''
 from nlp_lib.inference.processor import Processor, batch_ids, _build
 proc = Processor.load({art!r})
 raw = proc.labels.raw
@@ -122,7 +122,7 @@ pickle.dump(model, open({path!r}, 'wb'))
 print(json.dumps({{}}))
 '''
 TFIDF_LOAD = "import pickle; model = pickle.load(open({path!r}, 'rb'))"
-TFIDF_ROW = MEASURE + TFIDF_LOAD + '''
+TFIDF_ROW = TFIDF_LOAD + '''
 measure(lambda texts: model.predict(texts), lambda t: model.predict_proba([t]), {reps})
 '''
 
@@ -142,7 +142,7 @@ learn.export({path!r})
 print(json.dumps({{}}))
 '''
 FASTAI_LOAD = "from fastai.text.all import load_learner; learn = load_learner({path!r})"
-FASTAI_ROW = MEASURE + '''
+FASTAI_ROW = '''
 import warnings; warnings.filterwarnings('ignore')
 ''' + FASTAI_LOAD + '''
 vocab = learn.dls.vocab[1]
@@ -236,15 +236,15 @@ def main():
     rows = []
     load_one = "from nlp_lib.inference.processor import Processor; Processor.load({art!r})('a gripping, funny film')"
     for name, art, debug in [('nlp_lib default', default_art, False), ('nlp_lib default, debug', default_art, True), ('nlp_lib fast', fast_art, False)]:
-        r = _child(NLP_LIB_ROW.format(art=art, reps=a.reps, debug=debug))
+        r = _child(MEASURE + NLP_LIB_ROW.format(art=art, reps=a.reps, debug=debug))
         r.update(name=name, cold_s=_wall(load_one.format(art=art), base_py) if not debug else None, size_mb=_size_mb(art))
         rows.append(r)
-    r = _child(TFIDF_ROW.format(path=str(tfidf), reps=a.reps))
+    r = _child(MEASURE + TFIDF_ROW.format(path=str(tfidf), reps=a.reps))
     r.update(name='TF-IDF + LR (scikit-learn)', cold_s=_wall(TFIDF_LOAD.format(path=str(tfidf)) + "; model.predict(['a gripping, funny film'])", sys.executable),
              size_mb=_size_mb(tfidf))
     rows.append(r)
     if not a.skip_fastai:
-        r = _child(FASTAI_ROW.format(path=str(fastai_pkl), reps=max(1, a.reps // 2)))
+        r = _child(MEASURE + FASTAI_ROW.format(path=str(fastai_pkl), reps=max(1, a.reps // 2)))
         r.update(name='fastai AWD_LSTM (load_learner)', cold_s=_wall(FASTAI_LOAD.format(path=str(fastai_pkl)) + "; learn.predict('a gripping, funny film')", sys.executable, n=3),
                  size_mb=_size_mb(fastai_pkl))
         rows.append(r)
