@@ -1,0 +1,253 @@
+"""HTTP serving benchmark: `nlp_lib serve` beside a no-op FastAPI endpoint and a hand-written one, driven by wrk.
+
+    python bench/serve.py [--artifact DIR] [--duration 10] [--rounds 3]
+
+Loopback only (127.0.0.1), bounded in time: every server runs in its own process under the same uvicorn settings
+(one worker, uvloop + httptools, no access log); wrk (a C load generator: it takes far less of the 2 cores than a
+Python one would) sends POST /predict with SST-2 dev sentences, one per request, over 32 connections. Rounds run
+the servers in turn, and the table shows medians over rounds.
+
+Rows:
+- no-op: `async def predict(): return <constant>` — the framework's ceiling on this machine;
+- hand-written: a plain FastAPI endpoint calling `Processor.__call__` per request (what a user would write first);
+- nlp_lib serve: the real `nlp_lib serve ARTIFACT` (adaptive batching on, the default), and with `--no-batching`.
+Then batch requests of 64 texts against `nlp_lib serve`, beside in-process `Processor.predict` on the same 64-text batches.
+
+Without --artifact, the default recipe is trained first (`nlp_lib train`, a few minutes) unless
+.bench-cache/default-artifact exists.
+"""
+from __future__ import annotations
+import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, textwrap, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / '.bench-cache'
+PY = sys.executable
+NLP_LIB = Path(PY).parent / 'nlp_lib'
+UVICORN_FLAGS = ['--workers', '1', '--loop', 'uvloop', '--http', 'httptools', '--no-access-log', '--log-level', 'warning']
+
+ANCHORS = textwrap.dedent('''
+    import os
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    noop = FastAPI()
+    RESULT = {"predictions": [{"label": "positive", "score": 0.97, "probs": {"negative": 0.03, "positive": 0.97},
+              "top_k": [{"label": "positive", "score": 0.97}, {"label": "negative", "score": 0.03}], "abstained": False}]}
+
+    @noop.post("/predict")
+    async def predict_noop():
+        return RESULT
+
+    class Req(BaseModel):
+        text: str
+
+    def _hand():
+        from nlp_lib.inference.processor import Processor
+        proc = Processor.load(os.environ["BENCH_ARTIFACT"])
+        app = FastAPI()
+
+        @app.post("/predict")
+        def predict(req: Req):
+            s = proc(req.text)
+            return {"label": s.label, "score": s.score, "probs": dict(zip(proc.labels.names, s.probs.tolist()))}
+        return app
+
+    hand = _hand() if os.environ.get("BENCH_ARTIFACT") else None
+''')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'): return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def wait_ready(url: str, proc: subprocess.Popen, path: str, timeout: float = 180):
+    import urllib.request, urllib.error
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None: raise SystemExit(f'server exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ""}')
+        try:
+            with urllib.request.urlopen(url + path, timeout=2) as r:
+                if r.status == 200: return
+        except (urllib.error.URLError, ConnectionError, OSError): pass
+        time.sleep(0.2)
+    raise SystemExit(f'{url} not ready after {timeout} s')
+
+
+class Server:
+    def __init__(self, name: str, cmd: list[str], ready_path: str, env=None, cwd=None):
+        self.name, self.port = name, free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        cmd = [c.replace('{PORT}', str(self.port)) for c in cmd]
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_ready(self.url, self.proc, ready_path)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try: self.proc.wait(60)
+        except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+
+
+def lua_script(bodies: list[str], path: Path) -> Path:
+    "A wrk script that POSTs `bodies` in turn, as JSON."
+    items = ',\n'.join('[==[' + b + ']==]' for b in bodies)
+    path.write_text(f'''wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies = {{
+{items}
+}}
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, "/predict", nil, bodies[i])
+end
+''')
+    return path
+
+
+def _ms(v: str, unit: str) -> float:
+    return float(v) * {'us': 1e-3, 'ms': 1, 's': 1e3, 'm': 60e3}[unit]
+
+
+def run_wrk(url: str, script: Path, duration: float, connections: int = 32, threads: int = 2) -> dict:
+    r = subprocess.run(['wrk', f'-t{threads}', f'-c{connections}', f'-d{max(1, round(duration))}s', '--latency', '-s', str(script), url],
+                       capture_output=True, text=True, timeout=duration + 60)
+    out = r.stdout
+    lat = {p: _ms(v, u) for p, v, u in re.findall(r'^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$', out, re.M)}
+    n = int(re.search(r'(\d+) requests in', out).group(1))
+    non2xx = int(m.group(1)) if (m := re.search(r'Non-2xx or 3xx responses: (\d+)', out)) else 0
+    sock = sum(int(x) for x in re.findall(r'(?:connect|read|write|timeout) (\d+)', m.group(0))) if (m := re.search(r'Socket errors:.*', out)) else 0
+    return {'rps': float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1)), 'p50': lat.get('50'), 'p99': lat.get('99'),
+            'requests': n, 'errors': non2xx + sock}
+
+
+def in_process_texts_per_s(artifact: str, bodies: list[list[str]], seconds: float) -> float:
+    "Texts/s of `Processor.predict` on the same 64-text batches, in a fresh process (median of 5 passes)."
+    code = textwrap.dedent(f'''
+        import json, sys, time, gc
+        from nlp_lib.inference.processor import Processor
+        proc = Processor.load({artifact!r}); gc.collect(); gc.freeze()
+        batches = json.loads(sys.stdin.read())
+        proc.predict(batches[0])
+        rates = []
+        for _ in range(5):
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < {seconds / 5}:
+                for b in batches[:20]: proc.predict(b, batch_size=64); n += len(b)
+            rates.append(n / (time.perf_counter() - t0))
+        rates.sort(); print(rates[2])
+    ''')
+    r = subprocess.run([PY, '-c', code], input=json.dumps(bodies), capture_output=True, text=True, timeout=600)
+    if r.returncode: raise SystemExit(r.stderr)
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def default_artifact() -> str:
+    cached = CACHE / 'default-artifact'
+    if (cached / 'manifest.json').exists(): return str(cached)
+    runs = Path(tempfile.mkdtemp(prefix='nlp_lib-bench-'))
+    print(f'training the default recipe into {runs} (a few minutes; pass --artifact to skip) ...', flush=True)
+    out = subprocess.run([str(NLP_LIB), 'train', '--quiet', f'tracking.runs_dir={runs}', 'tracking.mlflow=false'],
+                         capture_output=True, text=True, check=True).stdout
+    art = Path(out.split('artifact: ')[1].strip())
+    CACHE.mkdir(exist_ok=True); shutil.copytree(art, cached)
+    return str(cached)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--artifact')
+    ap.add_argument('--duration', type=float, default=10.0, help='seconds of load per server and round')
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--connections', type=int, default=32)
+    a = ap.parse_args()
+    if not shutil.which('wrk'): subprocess.run(['bash', str(ROOT / 'tools' / 'system-deps.sh')], check=True)
+    sys.path.insert(0, str(ROOT))
+    from nlp_lib.datasets import data_dir, read_tsv
+    texts, _ = read_tsv(data_dir('sst2') / 'dev.tsv')
+    artifact = str(Path(a.artifact or default_artifact()).resolve())
+    tmp = Path(tempfile.mkdtemp(prefix='nlp_lib-serve-bench-'))
+    (tmp / 'anchors.py').write_text(ANCHORS)
+    single = lua_script([json.dumps({'text': t}) for t in texts], tmp / 'single.lua')
+    batches = [texts[i:i + 64] for i in range(0, len(texts) - 63, 64)]
+    batch = lua_script([json.dumps({'texts': b}) for b in batches], tmp / 'batch.lua')
+
+    servers = {
+        'no-op async FastAPI endpoint': (['-m', 'uvicorn', 'anchors:noop'], None, '/docs'),
+        'hand-written FastAPI + Processor.__call__': (['-m', 'uvicorn', 'anchors:hand'], {'BENCH_ARTIFACT': artifact}, '/docs'),
+        'nlp_lib serve (batching, default)': (None, None, '/ready'),
+        'nlp_lib serve --no-batching': (None, None, '/ready'),
+    }
+    results = {k: [] for k in servers}
+    rss = {}
+    warm = max(2.0, a.duration / 5)
+    for rnd in range(a.rounds):
+        for name, (cmd, env, ready) in servers.items():
+            if cmd is None:
+                flags = ['--no-batching'] if 'no-batching' in name else []
+                full = [str(NLP_LIB), 'serve', artifact, '--port', '{PORT}', *flags]
+            else:
+                full = [PY, *cmd, '--app-dir', str(tmp), '--port', '{PORT}', *UVICORN_FLAGS]
+            s = Server(name, full, ready, env=env)
+            try:
+                run_wrk(s.url, single, warm, a.connections)
+                before = rss_mb(s.proc.pid)
+                r = run_wrk(s.url, single, a.duration, a.connections)
+                r['rss_before'], r['rss_after'] = before, rss_mb(s.proc.pid)
+                results[name].append(r)
+            finally: s.stop()
+            print(f'round {rnd + 1} {name}: {r["rps"]:.0f} req/s p50 {r["p50"]:.2f} ms p99 {r["p99"]:.2f} ms errors {r["errors"]}', file=sys.stderr, flush=True)
+
+    batch_rates = []
+    s = Server('batch', [str(NLP_LIB), 'serve', artifact, '--port', '{PORT}'], '/ready')
+    try:
+        run_wrk(s.url, batch, warm, 8)
+        for _ in range(a.rounds):
+            r = run_wrk(s.url, batch, a.duration / 2, 8)
+            batch_rates.append((r['rps'] * 64, r['errors']))
+    finally: s.stop()
+    in_proc = in_process_texts_per_s(artifact, batches, a.duration)
+
+    med = lambda rs, k: statistics.median(x[k] for x in rs)
+    print(f'\nHTTP serving, POST /predict on 127.0.0.1; {a.connections} connections, one SST-2 dev sentence per request; '
+          f'{a.rounds} rounds x {a.duration:.0f} s, medians; wrk on the same 2 cores\n')
+    print('| server | requests/s | p50 ms | p99 ms | requests | non-2xx + socket errors | server RSS MB before → after |')
+    print('|---|---|---|---|---|---|---|')
+    for name, rs in results.items():
+        print(f"| {name} | {med(rs, 'rps'):,.0f} | {med(rs, 'p50'):.2f} | {med(rs, 'p99'):.2f} | {sum(x['requests'] for x in rs):,} | "
+              f"{sum(x['errors'] for x in rs)} | {med(rs, 'rss_before'):.0f} → {med(rs, 'rss_after'):.0f} |")
+    b = statistics.median(x for x, _ in batch_rates)
+    print(f'\nbatch requests of 64 texts (8 connections): {b:,.0f} texts/s ({sum(e for _, e in batch_rates)} errors); '
+          f'in-process Processor.predict on the same batches: {in_proc:,.0f} texts/s\n')
+
+    noop, hand = results['no-op async FastAPI endpoint'], results['hand-written FastAPI + Processor.__call__']
+    ours = results['nlp_lib serve (batching, default)']
+    nob = results['nlp_lib serve --no-batching']
+    growth = max((x['rss_after'] - x['rss_before']) / x['rss_before'] for x in ours)
+    checks = [
+        ('single-text requests/s >= 60% of the no-op endpoint', med(ours, 'rps') / med(noop, 'rps'), 0.60),
+        ('single-text requests/s >= 2x the hand-written endpoint', med(ours, 'rps') / med(hand, 'rps'), 2.0),
+        ('p99 <= 2x the no-op endpoint (ratio, lower is better)', med(ours, 'p99') / med(noop, 'p99'), 2.0),
+        ('errors = 0', sum(x['errors'] for x in ours), 0),
+        ('server RSS growth <= 10% (largest over rounds)', growth, 0.10),
+        ('batch-64 texts/s >= 70% of in-process predict', b / in_proc, 0.70),
+        ('batching on measures faster than off (requests/s ratio)', med(ours, 'rps') / med(nob, 'rps'), 1.0),
+    ]
+    print('| target | measured | target | met |\n|---|---|---|---|')
+    for name, v, t in checks:
+        lower = 'p99' in name or 'errors' in name or 'growth' in name
+        ok = v <= t if lower else v >= t
+        print(f"| {name} | {v:.2f} | {t} | {'yes' if ok else 'NO'} |")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,110 @@
+"""End to end: `nlp_lib serve` as a real uvicorn process on 127.0.0.1, spoken to over HTTP, stopped with SIGTERM.
+
+The endpoint-by-endpoint and bad-input tests run through FastAPI's test client in `nbs/clients/21_api.ipynb`;
+these check what only a real server shows: the console script starts it, requests cross a socket, several
+workers each load the model and share their metrics, and SIGTERM lets an in-flight request finish.
+"""
+import os, signal, subprocess, sys, threading, time
+from pathlib import Path
+import httpx
+import pytest
+from conftest import free_port
+
+NLP_LIB = Path(sys.executable).parent / 'nlp_lib'
+
+
+@pytest.fixture(scope='module')
+def small_artifact(tmp_path_factory):
+    from nlp_lib.datasets import data_dir, read_tsv
+    from nlp_lib.inference.processor import Processor
+    texts, labels = read_tsv(data_dir('sst2') / 'train.tsv', limit=2000)
+    proc = Processor.from_corpus(texts, labels, 'nlp_lib.TextCNN.v1', {'emb_dim': 32, 'n_filters': 16}, seed=3, label_names=['negative', 'positive'])
+    return proc, proc.save(tmp_path_factory.mktemp('serve') / 'artifact')
+
+
+class Server:
+    "`nlp_lib serve` in a child process; `stop()` sends SIGTERM and returns the exit status and the log."
+    def __init__(self, artifact, *flags):
+        self.port = free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        self.proc = subprocess.Popen([str(NLP_LIB), 'serve', str(artifact), '--port', str(self.port), *flags],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_ready(self, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None: pytest.fail(f'server exited with {self.proc.returncode}:\n{self.proc.stdout.read()}')
+            try:
+                if httpx.get(self.url + '/ready', timeout=2).status_code == 200: return self
+            except httpx.TransportError: pass
+            time.sleep(0.1)
+        self.stop(); pytest.fail('server not ready in time')
+
+    def stop(self, timeout=60):
+        "SIGTERM, then the exit status and the log. Uvicorn re-raises the signal after its graceful shutdown, so a clean stop is -SIGTERM."
+        if self.proc.poll() is None: self.proc.send_signal(signal.SIGTERM)
+        try: code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired: self.proc.kill(); code = self.proc.wait()
+        return code, self.proc.stdout.read()
+
+
+def test_real_server_answers_over_http(small_artifact):
+    proc, art = small_artifact
+    s = Server(art).wait_ready()
+    try:
+        texts = ['a gripping, funny film', 'a dull mess', 'ok']
+        r = httpx.post(s.url + '/predict', json={'text': texts[0]})
+        assert r.status_code == 200 and r.json()['predictions'][0]['label'] == proc(texts[0]).label
+        r = httpx.post(s.url + '/predict', json={'texts': texts})
+        assert [p['label'] for p in r.json()['predictions']] == [x.label for x in proc.predict(texts)]
+        assert httpx.get(s.url + '/health').json() == {'status': 'ok'}
+        assert httpx.get(s.url + '/model').json()['labels']['names'] == ['negative', 'positive']
+        r = httpx.post(s.url + '/predict', content=b'{"text": ', headers={'content-type': 'application/json'})
+        assert r.status_code == 422 and r.json()['error'] == 'invalid JSON'
+        r = httpx.post(s.url + '/predict', json={'texts': ['a'] * 257})
+        assert r.status_code == 413 and r.json()['limit'] == 'max_texts'
+        metrics = httpx.get(s.url + '/metrics').text
+        assert 'nlp_lib_http_requests_total{route="/predict",status="200"} 2.0' in metrics
+        assert 'nlp_lib_http_requests_total{route="/predict",status="413"} 1.0' in metrics
+    finally:
+        code, log = s.stop()
+    assert code in (0, -signal.SIGTERM) and 'Application shutdown complete' in log, log
+    assert 'Traceback' not in log, log
+
+
+def test_sigterm_drains_in_flight_requests(small_artifact):
+    proc, art = small_artifact
+    s = Server(art).wait_ready()
+    texts = [('a long and winding review of a film that goes on ' * 40)[:2000]] * 200   # debug on 200 long texts: a request that takes a while
+    result = {}
+    def slow():
+        t0 = time.monotonic()
+        r = httpx.post(s.url + '/predict', json={'texts': texts, 'debug': True}, timeout=60)
+        result.update(status=r.status_code, n=len(r.json().get('samples') or []), seconds=time.monotonic() - t0)
+    t = threading.Thread(target=slow); t.start()
+    time.sleep(0.3)                                   # the request is being handled
+    assert t.is_alive(), f'the request finished before SIGTERM ({result}); make it slower'
+    code, log = s.stop()
+    t.join(60)
+    assert result.get('status') == 200 and result['n'] == 200, (result, log)
+    assert code in (0, -signal.SIGTERM) and 'Application shutdown complete' in log, log
+    with pytest.raises(httpx.TransportError): httpx.get(s.url + '/health', timeout=2)
+
+
+def test_workers_load_the_model_each_and_share_metrics(small_artifact):
+    proc, art = small_artifact
+    s = Server(art, '--workers', '2').wait_ready()
+    try:
+        for _ in range(20):
+            r = httpx.post(s.url + '/predict', json={'text': 'fine'}, headers={'connection': 'close'})
+            assert r.status_code == 200
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:              # both workers have answered /ready at least once: each loaded the model
+            metrics = httpx.get(s.url + '/metrics', headers={'connection': 'close'}).text
+            if 'nlp_lib_http_requests_total{route="/predict",status="200"} 20.0' in metrics: break
+            time.sleep(0.2)
+        assert 'nlp_lib_http_requests_total{route="/predict",status="200"} 20.0' in metrics, metrics[:3000]
+    finally:
+        code, log = s.stop()
+    assert code in (0, -signal.SIGTERM), log
+    assert log.count('Application startup complete') == 2, log
