@@ -235,6 +235,7 @@ class ObserveRequests:
 
 # %% ../nbs/clients/21_api.ipynb #3727b999
 def error_response(status: int, error: str, limit: str | None = None, detail: list | None = None, headers: dict | None = None) -> JSONResponse:
+    "A JSON error in the one `ErrorResponse` shape."
     return JSONResponse(ErrorResponse(error=error, limit=limit, detail=detail).model_dump(exclude_none=True), status, headers=headers)
 
 def validation_error_response(e: ValidationError) -> JSONResponse:

@@ -66,6 +66,7 @@ def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 # %% ../../nbs/inference/05_architectures.ipynb #8ac7e390
 class FastTextParams(ArchParams):
+    "Hyper-parameters of `nlp_lib.FastText.v1`: embedding size and hashed-bigram buckets."
     emb_dim: int = Field(64, ge=1)
     bigram_buckets: int = Field(100_000, ge=0)   # 0 disables bigrams
     dropout: float = Field(0.2, ge=0, lt=1)
@@ -95,6 +96,7 @@ class FastText(TextClassifier):
 
 # %% ../../nbs/inference/05_architectures.ipynb #ef6c2dba
 class SWEMParams(ArchParams):
+    "Hyper-parameters of `nlp_lib.SWEM.v1`: embedding size, MLP width and dropout."
     emb_dim: int = Field(256, ge=1)
     hidden: int = Field(256, ge=0)       # 0: a linear head
     dropout: float = Field(0.5, ge=0, lt=1)
@@ -128,6 +130,7 @@ class SWEM(TextClassifier):
 
 # %% ../../nbs/inference/05_architectures.ipynb #9174be1d
 class TextCNNParams(ArchParams):
+    "Hyper-parameters of `nlp_lib.TextCNN.v1`: embedding size, filters per width, kernel widths and dropout."
     emb_dim: int = Field(128, ge=1)
     n_filters: int = Field(100, ge=1)
     kernel_sizes: list[int] = [3, 4, 5]
@@ -163,6 +166,7 @@ class TextCNN(TextClassifier):
 
 # %% ../../nbs/inference/05_architectures.ipynb #a63dfce4
 class BiGRUParams(ArchParams):
+    "Hyper-parameters of `nlp_lib.BiGRU.v1`: embedding size, hidden size per direction, layers and dropout."
     emb_dim: int = Field(128, ge=1)
     hidden: int = Field(128, ge=1)
     n_layers: int = Field(1, ge=1)
@@ -201,6 +205,7 @@ class MemberSpec(BaseModel):
 def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(name='nlp_lib.BiGRU.v1')]   # the SST-2 recipe
 
 class EnsembleParams(ArchParams):
+    "Members of `nlp_lib.Ensemble.v1`: each an architecture name with its own parameters."
     members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1)
     @field_validator('members')
     @classmethod

@@ -25,6 +25,7 @@ class DataError(ValueError):
     "Data that cannot be used, with the file and line that show why."
 
 class BadRow(BaseModel):
+    "One row that was skipped: its file, line number and the reason."
     file: str
     line: int
     reason: str
@@ -327,6 +328,7 @@ def load_data(cfg: DataConfig | None = None, label_names: Mapping[str, str] | No
 
 # %% ../../nbs/training/10_data.ipynb #73c62ece
 def file_sha256(path) -> str:
+    "The sha256 of the file at `path`, read in 1 MiB chunks."
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
