@@ -13,7 +13,8 @@ from pathlib import Path
 __all__ = ['data_dir', 'read_tsv']
 
 # %% ../nbs/01_datasets.ipynb #55493823
-def data_dir(name: str) -> Path:
+def data_dir(name: str,  # dataset directory name, e.g. 'sst2'
+            ) -> Path:  # the first existing candidate; raises `FileNotFoundError` if none
     "The directory holding dataset `name`: `$NLP_LIB_DATA/name`, `./data/name`, or `shared/data/name` beside the cwd or a parent."
     cands = []
     if os.environ.get('NLP_LIB_DATA'): cands.append(Path(os.environ['NLP_LIB_DATA']) / name)
@@ -25,7 +26,11 @@ def data_dir(name: str) -> Path:
     raise FileNotFoundError(f'dataset {name!r} not found; looked in: ' + ', '.join(str(c) for c in cands[:4]) + ', ... (set NLP_LIB_DATA)')
 
 # %% ../nbs/01_datasets.ipynb #1b67f25d
-def read_tsv(path, text_col: str = 'sentence', label_col: str = 'label', limit: int | None = None) -> tuple[list[str], list[str]]:
+def read_tsv(path,                        # a UTF-8, tab-separated file with a header row
+             text_col: str = 'sentence',  # name of the text column
+             label_col: str = 'label',    # name of the label column
+             limit: int | None = None,    # read at most this many data rows; None reads all
+            ) -> tuple[list[str], list[str]]:  # texts and raw labels (strings), in file order
     "Texts and labels (as strings) from a headed TSV file with no quoting, like GLUE's."
     csv.field_size_limit(sys.maxsize)
     texts, labels = [], []

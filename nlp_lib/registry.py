@@ -21,12 +21,16 @@ class RegistryError(ValueError):
 
 class Registry:
     "Components of one `kind` by versioned name; `register` is a class decorator that also sets the class's `type_name`."
-    def __init__(self, kind: str):
+    def __init__(self,
+                 kind: str,  # what the registry holds, e.g. 'transforms'; used in error messages and as catalogue namespace
+                ):
         self.kind = kind
         self._cat = catalogue.create('nlp_lib', kind, entry_points=False)   # entry points are read only on a miss, in `get`
         self._lib: dict[str, type] = {}        # the classes registered by importable modules (not by a notebook's `__main__`)
 
-    def register(self, name: str):
+    def register(self,
+                 name: str,  # versioned dotted name ending in '.v<N>', e.g. 'nlp_lib.BiGRU.v1'; must not be taken by another class
+                ):
         "Decorator: register the class under `name` (like 'nlp_lib.BiGRU.v1')."
         if not _VERSIONED.match(name): raise RegistryError(f"{self.kind}: {name!r} is not a versioned name like 'nlp_lib.Normalize.v1'")
         def deco(cls):
@@ -41,7 +45,9 @@ class Registry:
             return cls
         return deco
 
-    def get(self, name: str) -> type:
+    def get(self,
+            name: str,  # a registered name, or one provided by another installed package's entry point
+           ) -> type:
         "The class registered as `name`; an unknown name raises `RegistryError` listing the known ones."
         if isinstance(name, str) and name not in self._cat:
             ep = self._cat.get_entry_point(name)     # a component from another installed package
@@ -53,16 +59,26 @@ class Registry:
             return self._lib[name]      # defined by another notebook run earlier in this process: the library's class
         return cls
 
-    def build(self, name: str, **params) -> Any:
+    def build(self,
+              name: str,  # a registered name (see `get`)
+              **params,   # keyword arguments passed to the class's constructor
+             ) -> Any:    # the new instance
         "An instance of the class registered as `name`, built with `params`."
         return self.get(name)(**params)
 
-    def unregister(self, name: str) -> None:
+    def unregister(self,
+                   name: str,  # the name to remove; an unknown name is ignored
+                  ) -> None:
         "Remove `name` (for examples and tests)."
         catalogue.REGISTRY.pop((*self._cat.namespace, name), None)
 
     def names(self) -> list[str]: return sorted(self._cat.get_all())
-    def __contains__(self, name) -> bool: return isinstance(name, str) and name in self._cat
+    def __contains__(self, name) -> bool:
+        "Whether `name` is registered here or provided by an installed package's entry point (which `get` then loads)."
+        if not isinstance(name, str): return False
+        if name in self._cat: return True
+        try: self.get(name); return True
+        except RegistryError: return False
     def __iter__(self) -> Iterator[str]: return iter(self.names())
     def __len__(self) -> int: return len(self.names())
     def __repr__(self) -> str: return f'Registry({self.kind!r}: {", ".join(self.names())})'

@@ -88,7 +88,9 @@ class TextSample(BaseModel):
             raise ValueError(f'length={self.length} but input_ids has {len(self.input_ids)} ids')
         return self
 
-    def set_ids(self, ids) -> None:
+    def set_ids(self,
+                ids,  # token ids: a 1-D integer array, tensor or list (stored as int64); `length` becomes `len(ids)`
+               ) -> None:
         "Set `input_ids` and `length` together (assigning them one by one would fail the consistency check in between)."
         self.length = None
         self.input_ids = ids
@@ -112,7 +114,9 @@ def _unvalidated(cls, values: dict, given) -> BaseModel:
 _EMPTY = dict.fromkeys(TextSample.model_fields) | {'abstained': False}
 
 @patch(cls_method=True)
-def trusted(cls: TextSample, **fields) -> TextSample:
+def trusted(cls: TextSample,
+            **fields,  # `TextSample` field values, stored as given (unset fields keep their defaults)
+           ) -> TextSample:  # a new sample; `trace` is a fresh empty list unless given
     "A sample from values the library computed itself: no validation (inputs are validated where they enter)."
     d = _EMPTY.copy()
     d['trace'] = []
@@ -120,12 +124,17 @@ def trusted(cls: TextSample, **fields) -> TextSample:
     return _unvalidated(cls, d, fields)
 
 @patch(cls_method=True)
-def trusted(cls: LabelScore, label: str, score: float) -> LabelScore:
+def trusted(cls: LabelScore,
+            label: str,    # the class label
+            score: float,  # its score (a probability in [0, 1]; not checked)
+           ) -> LabelScore:
     "A (label, score) pair computed by the library: no validation."
     return _unvalidated(cls, {'label': label, 'score': score}, ('label', 'score'))
 
 @patch
-def fill(self: TextSample, **fields) -> TextSample:
+def fill(self: TextSample,
+         **fields,  # `TextSample` field values to set, stored as given (no validation)
+        ) -> TextSample:  # this sample, updated in place
     "Set `fields` without validation (values the library computed itself)."
     self.__dict__.update(fields)
     self.__pydantic_fields_set__.update(fields)
@@ -141,12 +150,17 @@ class Batch:
     targets: torch.Tensor | None = None # (B,) int64 gold labels, when every sample has one
 
     def __len__(self): return len(self.lengths)
-    def to(self, device) -> Batch:
+    def to(self,
+           device,  # target device, e.g. 'cpu', 'cuda' or a `torch.device`
+          ) -> Batch:  # a new `Batch`; `targets` stays None if it was
         "Move every tensor to `device`."
         return Batch(*(t.to(device) if t is not None else None for t in (self.input_ids, self.lengths, self.mask, self.targets)))
 
 # %% ../nbs/00_sample.ipynb #6506aa65
-def pad_ids(ids: Sequence[np.ndarray], pad_id: int = 0, min_len: int = 1) -> Batch:
+def pad_ids(ids: Sequence[np.ndarray],  # 1-D int token-id arrays, one per row (at least one; rows may be empty)
+            pad_id: int = 0,              # id written into the padding positions
+            min_len: int = 1,             # minimum width T of the batch, even if every row is shorter
+           ) -> Batch:                    # `input_ids`, `lengths` and `mask`; `targets` is None
     "Right-pad the 1-D id arrays `ids` into a `Batch` (no targets); width is the longest (at least `min_len`)."
     if not len(ids): raise ValueError('a batch needs at least one sample')
     lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
@@ -155,7 +169,10 @@ def pad_ids(ids: Sequence[np.ndarray], pad_id: int = 0, min_len: int = 1) -> Bat
     lengths = torch.from_numpy(lens)
     return Batch(torch.from_numpy(out), lengths, torch.arange(out.shape[1])[None] < lengths[:, None])
 
-def collate(samples: Sequence[TextSample], pad_id: int = 0, min_len: int = 1) -> Batch:
+def collate(samples: Sequence[TextSample],  # samples with `input_ids` set (at least one)
+            pad_id: int = 0,                  # id written into the padding positions
+            min_len: int = 1,                 # minimum width T of the batch, even if every sample is shorter
+           ) -> Batch:                        # `targets` is set only when every sample has a `target`
     "Stack `samples` (with `input_ids` set) into a right-padded `Batch` with their targets; width is the longest sample (at least `min_len`)."
     if not samples: raise ValueError('collate needs at least one sample')
     missing = [i for i, s in enumerate(samples) if s.input_ids is None]
@@ -166,7 +183,9 @@ def collate(samples: Sequence[TextSample], pad_id: int = 0, min_len: int = 1) ->
     return b
 
 # %% ../nbs/00_sample.ipynb #1e76aaa6
-def decollate(samples: Sequence[TextSample], logits: torch.Tensor) -> list[TextSample]:
+def decollate(samples: Sequence[TextSample],  # the samples the batch was built from, in batch order
+              logits: torch.Tensor,           # model output (B, C), one row per sample; any float dtype or device
+             ) -> list[TextSample]:           # the same samples (updated in place), as a list
     "Write row `i` of the model output `logits` (B, C) into `samples[i].logits`."
     if len(logits) != len(samples): raise ValueError(f'{len(samples)} samples but {len(logits)} rows of logits')
     out = logits.detach().float().cpu().numpy()

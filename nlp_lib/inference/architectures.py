@@ -23,9 +23,9 @@ __all__ = ['DERIVED_PARAMS', 'ArchParams', 'TextClassifier', 'build_model', 'len
 class ArchParams(BaseModel):
     "Hyper-parameters every architecture takes; subclasses add their own."
     model_config = ConfigDict(extra='forbid')
-    vocab_size: int = Field(ge=2)
-    n_classes: int = Field(ge=1)
-    pad_id: int = Field(0, ge=0)
+    vocab_size: int = Field(ge=2)   # number of token ids (the `Numericalize` vocabulary size); set from the data
+    n_classes: int = Field(ge=1)    # number of outputs, one per label; set from the data
+    pad_id: int = Field(0, ge=0)    # the padding id, whose embedding stays zero; set from the data
 
 DERIVED_PARAMS = frozenset(ArchParams.model_fields)   # set from the data by whoever builds the model, never by a config
 
@@ -33,17 +33,29 @@ class TextClassifier(nn.Module):
     "Base class: `encoder` maps `(input_ids, lengths)` to features `(B, D)`, `head` maps features to logits."
     Params: ClassVar[type[ArchParams]] = ArchParams
     type_name: ClassVar[str] = ''     # set by `@architectures.register('nlp_lib.BiGRU.v1')`
-    def __init__(self, params: ArchParams):
+    def __init__(self,
+                 params: ArchParams,  # validated hyper-parameters, an instance of the class's `Params`
+                ):
         super().__init__()
         self.params = params
-    def features(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor: return self.encoder(input_ids, lengths)
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor: return self.head(self.features(input_ids, lengths))
+    def features(self,
+                 input_ids: torch.Tensor,  # (B, T) int64 token ids, right-padded with `pad_id`
+                 lengths: torch.Tensor,    # (B,) int64 number of real tokens per row (may be 0)
+                ) -> torch.Tensor:         # (B, D) text features, the input of `head`
+        return self.encoder(input_ids, lengths)
+    def forward(self,
+                input_ids: torch.Tensor,  # (B, T) int64 token ids, right-padded with `pad_id`
+                lengths: torch.Tensor,    # (B,) int64 number of real tokens per row (may be 0)
+               ) -> torch.Tensor:         # (B, C) logits (an `Ensemble` in training mode: (M, B, C), one slice per member)
+        return self.head(self.features(input_ids, lengths))
     def spec(self) -> dict[str, Any]:
         "Name and hyper-parameters: everything needed to build this network again."
         return {'name': self.type_name, 'params': self.params.model_dump()}
 
 # %% ../../nbs/inference/05_architectures.ipynb #f785221a
-def build_model(name: str, **params) -> TextClassifier:
+def build_model(name: str,  # a registered architecture name, e.g. 'nlp_lib.TextCNN.v1'
+                **params,   # its hyper-parameters (fields of its `Params`): `vocab_size` and `n_classes` at least
+               ) -> TextClassifier:  # a freshly initialised network; bad hyper-parameters raise `ValueError`
     "Build the architecture registered as `name` with hyper-parameters `params` (validated; errors name the key)."
     cls = architectures.get(name)
     try: p = cls.Params(**params)
@@ -51,25 +63,31 @@ def build_model(name: str, **params) -> TextClassifier:
     return cls(p)
 
 # %% ../../nbs/inference/05_architectures.ipynb #0ec15961
-def length_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
+def length_mask(lengths: torch.Tensor,  # (B,) int number of real positions per row
+                width: int,             # the mask width T (the padded length)
+               ) -> torch.Tensor:
     "(B, width) bool mask, True where the position is inside the text."
     return torch.arange(width, device=lengths.device)[None] < lengths[:, None]
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_mean(x: torch.Tensor,     # (B, T, D) values per position
+                mask: torch.Tensor,  # (B, T) bool, True on the positions to average
+               ) -> torch.Tensor:    # (B, D)
     "Mean of `x` (B, T, D) over real positions; zeros for an empty text."
     m = mask.to(x.dtype)
     return torch.bmm(m.unsqueeze(1), x).squeeze(1) / m.sum(1, keepdim=True).clamp(min=1)   # one batched product, no masked copy of x
 
-def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_max(x: torch.Tensor,     # (B, T, D) values per position
+               mask: torch.Tensor,  # (B, T) bool, True on the positions to take the max over
+              ) -> torch.Tensor:    # (B, D)
     "Max of `x` (B, T, D) over real positions; zeros for an empty text."
     return torch.where(mask.unsqueeze(-1), x, float('-inf')).amax(1).nan_to_num(0., neginf=0.)
 
 # %% ../../nbs/inference/05_architectures.ipynb #8ac7e390
 class FastTextParams(ArchParams):
     "Hyper-parameters of `nlp_lib.FastText.v1`: embedding size and hashed-bigram buckets."
-    emb_dim: int = Field(64, ge=1)
+    emb_dim: int = Field(64, ge=1)               # embedding size
     bigram_buckets: int = Field(100_000, ge=0)   # 0 disables bigrams
-    dropout: float = Field(0.2, ge=0, lt=1)
+    dropout: float = Field(0.2, ge=0, lt=1)      # dropout on the pooled embedding, in [0, 1)
 
 class _BagEncoder(nn.Module):
     def __init__(self, p: FastTextParams):
@@ -89,7 +107,9 @@ class _BagEncoder(nn.Module):
 class FastText(TextClassifier):
     "Mean of word and hashed-bigram embeddings, then a linear layer."
     Params = FastTextParams
-    def __init__(self, p: FastTextParams):
+    def __init__(self,
+                 p: FastTextParams,  # validated hyper-parameters (use `build_model` to build from a name and a dict)
+                ):
         super().__init__(p)
         self.encoder = _BagEncoder(p)
         self.head = nn.Linear(p.emb_dim, p.n_classes)
@@ -97,9 +117,9 @@ class FastText(TextClassifier):
 # %% ../../nbs/inference/05_architectures.ipynb #ef6c2dba
 class SWEMParams(ArchParams):
     "Hyper-parameters of `nlp_lib.SWEM.v1`: embedding size, MLP width and dropout."
-    emb_dim: int = Field(256, ge=1)
+    emb_dim: int = Field(256, ge=1)      # embedding size
     hidden: int = Field(256, ge=0)       # 0: a linear head
-    dropout: float = Field(0.5, ge=0, lt=1)
+    dropout: float = Field(0.5, ge=0, lt=1)  # dropout on the pooled features and in the MLP, in [0, 1)
 
 class _PoolEncoder(nn.Module):
     def __init__(self, p: SWEMParams):
@@ -123,7 +143,9 @@ class _MLPHead(nn.Module):
 class SWEM(TextClassifier):
     "Mean- and max-pooled word embeddings, then an MLP."
     Params = SWEMParams
-    def __init__(self, p: SWEMParams):
+    def __init__(self,
+                 p: SWEMParams,  # validated hyper-parameters (use `build_model` to build from a name and a dict)
+                ):
         super().__init__(p)
         self.encoder = _PoolEncoder(p)
         self.head = _MLPHead(2 * p.emb_dim, p.hidden, p.n_classes, p.dropout)
@@ -131,10 +153,10 @@ class SWEM(TextClassifier):
 # %% ../../nbs/inference/05_architectures.ipynb #9174be1d
 class TextCNNParams(ArchParams):
     "Hyper-parameters of `nlp_lib.TextCNN.v1`: embedding size, filters per width, kernel widths and dropout."
-    emb_dim: int = Field(128, ge=1)
-    n_filters: int = Field(100, ge=1)
-    kernel_sizes: list[int] = [3, 4, 5]
-    dropout: float = Field(0.5, ge=0, lt=1)
+    emb_dim: int = Field(128, ge=1)      # embedding size
+    n_filters: int = Field(100, ge=1)    # convolution filters per kernel width
+    kernel_sizes: list[int] = [3, 4, 5]  # convolution widths, in tokens; one convolution each
+    dropout: float = Field(0.5, ge=0, lt=1)  # dropout on the pooled features, in [0, 1)
 
 class _ConvEncoder(nn.Module):
     def __init__(self, p: TextCNNParams):
@@ -159,7 +181,9 @@ class _ConvEncoder(nn.Module):
 class TextCNN(TextClassifier):
     "Convolutions of several widths over word embeddings, max-pooled over time, then a linear layer."
     Params = TextCNNParams
-    def __init__(self, p: TextCNNParams):
+    def __init__(self,
+                 p: TextCNNParams,  # validated hyper-parameters (use `build_model` to build from a name and a dict)
+                ):
         super().__init__(p)
         self.encoder = _ConvEncoder(p)
         self.head = nn.Linear(p.n_filters * len(p.kernel_sizes), p.n_classes)
@@ -167,10 +191,10 @@ class TextCNN(TextClassifier):
 # %% ../../nbs/inference/05_architectures.ipynb #a63dfce4
 class BiGRUParams(ArchParams):
     "Hyper-parameters of `nlp_lib.BiGRU.v1`: embedding size, hidden size per direction, layers and dropout."
-    emb_dim: int = Field(128, ge=1)
-    hidden: int = Field(128, ge=1)
-    n_layers: int = Field(1, ge=1)
-    dropout: float = Field(0.3, ge=0, lt=1)
+    emb_dim: int = Field(128, ge=1)      # embedding size
+    hidden: int = Field(128, ge=1)       # GRU hidden size per direction
+    n_layers: int = Field(1, ge=1)       # stacked GRU layers
+    dropout: float = Field(0.3, ge=0, lt=1)  # dropout on the pooled features (and between GRU layers), in [0, 1)
 
 class _GRUEncoder(nn.Module):
     def __init__(self, p: BiGRUParams):
@@ -190,7 +214,9 @@ class _GRUEncoder(nn.Module):
 class BiGRU(TextClassifier):
     "Bidirectional GRU over word embeddings, max- and mean-pooled, then a linear layer."
     Params = BiGRUParams
-    def __init__(self, p: BiGRUParams):
+    def __init__(self,
+                 p: BiGRUParams,  # validated hyper-parameters (use `build_model` to build from a name and a dict)
+                ):
         super().__init__(p)
         self.encoder = _GRUEncoder(p)
         self.head = nn.Linear(4 * p.hidden, p.n_classes)
@@ -199,14 +225,14 @@ class BiGRU(TextClassifier):
 class MemberSpec(BaseModel):
     "One member of an ensemble: a registered architecture and its own hyper-parameters."
     model_config = ConfigDict(extra='forbid')
-    name: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    name: str                                             # a registered architecture name (not an ensemble)
+    params: dict[str, Any] = Field(default_factory=dict)  # its own hyper-parameters, without `vocab_size`, `n_classes`, `pad_id`
 
 def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(name='nlp_lib.BiGRU.v1')]   # the SST-2 recipe
 
 class EnsembleParams(ArchParams):
     "Members of `nlp_lib.Ensemble.v1`: each an architecture name with its own parameters."
-    members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1)
+    members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1)  # at least one; default: two BiGRUs
     @field_validator('members')
     @classmethod
     def _known(cls, v):
@@ -240,7 +266,9 @@ class _EnsembleHead(nn.Module):
 class Ensemble(TextClassifier):
     "Members trained side by side, each on its own loss; predicts the mean of their probabilities (as log-probabilities)."
     Params = EnsembleParams
-    def __init__(self, p: EnsembleParams):
+    def __init__(self,
+                 p: EnsembleParams,  # validated hyper-parameters (use `build_model` to build from a name and a dict)
+                ):
         super().__init__(p)
         members = [build_model(m.name, vocab_size=p.vocab_size, n_classes=p.n_classes, pad_id=p.pad_id, **m.params) for m in p.members]
         self.encoder = _EnsembleEncoder([m.encoder for m in members])

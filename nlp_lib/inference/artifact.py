@@ -24,14 +24,20 @@ MANIFEST = 'manifest.json'
 
 class ArtifactError(Exception):
     "A saved artifact cannot be used: names the file and the problem."
-    def __init__(self, path, problem: str):
+    def __init__(self,
+                 path,          # the offending file (or directory)
+                 problem: str,  # what is wrong with it, for the user
+                ):
         self.path, self.problem = Path(path), problem
         super().__init__(f'{path}: {problem}')
 
 def _sha256(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
 
 # %% ../../nbs/inference/06_artifact.ipynb #85958228
-def write_artifact(directory, files: dict[str, bytes | str], overwrite: bool = False) -> Path:
+def write_artifact(directory,                      # the artifact directory to create; its parent is created if needed
+                   files: dict[str, bytes | str],  # plain file name -> content (str is written as UTF-8); not 'manifest.json'
+                   overwrite: bool = False,        # replace `directory` if it exists; else raise `FileExistsError`
+                  ) -> Path:                       # `directory`
     "Write `files` (name -> content) and a manifest into `directory`, atomically."
     directory = Path(directory)
     if directory.exists() and not overwrite: raise FileExistsError(f'{directory} exists; pass overwrite=True to replace it')
@@ -56,7 +62,8 @@ def write_artifact(directory, files: dict[str, bytes | str], overwrite: bool = F
     return directory
 
 # %% ../../nbs/inference/06_artifact.ipynb #bab8791b
-def read_manifest(directory) -> dict:
+def read_manifest(directory,  # an artifact directory
+                 ) -> dict:  # the parsed manifest; a missing or unsupported one raises `ArtifactError`
     "The manifest of the artifact in `directory`, checked for format and version."
     directory = Path(directory)
     if not directory.is_dir(): raise ArtifactError(directory, 'not a directory; expected a saved nlp_lib artifact')
@@ -71,7 +78,8 @@ def read_manifest(directory) -> dict:
                                    f'(it reads version {FORMAT_VERSION}); the artifact was written by nlp_lib {m.get("nlp_lib_version")}')
     return m
 
-def read_artifact(directory) -> dict[str, bytes]:
+def read_artifact(directory,  # an artifact directory
+                 ) -> dict[str, bytes]:  # file name -> content; a missing or altered file raises `ArtifactError`
     "Every file listed in the manifest of `directory`, after checking its size and sha256."
     directory = Path(directory)
     m, out = read_manifest(directory), {}
@@ -85,11 +93,14 @@ def read_artifact(directory) -> dict[str, bytes]:
     return out
 
 # %% ../../nbs/inference/06_artifact.ipynb #9b51cc20
-def weights_to_bytes(state_dict: dict[str, torch.Tensor]) -> bytes:
+def weights_to_bytes(state_dict: dict[str, torch.Tensor],  # parameter name -> tensor, on any device
+                    ) -> bytes:  # a safetensors file's content
     "Serialise a model's `state_dict` with safetensors."
     return st_save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, metadata={'format': 'pt'})
 
-def weights_from_bytes(data: bytes, name: str = 'model.safetensors') -> dict[str, torch.Tensor]:
+def weights_from_bytes(data: bytes,                    # a safetensors file's content
+                       name: str = 'model.safetensors', # file name reported in the `ArtifactError` when `data` is malformed
+                      ) -> dict[str, torch.Tensor]:     # parameter name -> CPU tensor
     "Tensors from safetensors bytes; a malformed file raises `ArtifactError` naming `name`."
     try: return st_load(data)
     except Exception as e: raise ArtifactError(name, f'not a valid safetensors file ({e})') from None

@@ -22,7 +22,9 @@ def _numericalize(proc: Processor) -> Numericalize:
     if num is None: raise ValueError('the processor has no Numericalize step: tokens cannot be matched to ids')
     return num
 
-def token_positions(proc: Processor, n_tokens: int) -> np.ndarray:
+def token_positions(proc: Processor,  # a processor with a `Numericalize` step
+                    n_tokens: int,     # number of tokens the tokenizer produced for the text
+                   ) -> np.ndarray:    # int64 token indices, one per model input id
     "For each model input id of a text of `n_tokens` tokens, the index of the token it came from (the processor's truncation applied to positions)."
     steps = proc.pre[proc.pre.index(_numericalize(proc)) + 1:]
     pos = np.arange(n_tokens, dtype=np.int64)
@@ -47,12 +49,14 @@ class Explanation(BaseModel):
     label: str                      # predicted label (as `Processor.__call__` gives it)
     label_id: int                   # the class whose probability the importances measure
     score: float                    # its probability on the full text
-    method: Literal['occlusion'] = 'occlusion'
+    method: Literal['occlusion'] = 'occlusion'  # how the importances were computed
     mask_id: int                    # the id that replaced each token
-    tokens: list[TokenImportance]
+    tokens: list[TokenImportance]   # every token of the pre-processed text, in order (truncated ones included)
 
 # %% ../../nbs/inference/08_explain.ipynb #4bb1121c
-def tokens_of(proc: Processor, s: TextSample) -> list[TokenImportance]:
+def tokens_of(proc: Processor,  # the processor that pre-processed `s`
+              s: TextSample,    # a sample pre-processed with `debug=True`, so that `tokens` and `input_ids` are set
+             ) -> list[TokenImportance]:
     "Every token of the pre-processed sample `s` with its model id, marked unknown or truncated (importance not set)."
     num, tokens = _numericalize(proc), list(s.tokens or [])
     pos = token_positions(proc, len(tokens))
@@ -63,7 +67,10 @@ def tokens_of(proc: Processor, s: TextSample) -> list[TokenImportance]:
     return out
 
 # %% ../../nbs/inference/08_explain.ipynb #61883141
-def occluded(ids: np.ndarray, positions, mask_id: int) -> list[np.ndarray]:
+def occluded(ids: np.ndarray,  # 1-D model input ids of one text
+             positions,        # indices into `ids` to mask, one variant each
+             mask_id: int,     # the id written at the masked position
+            ) -> list[np.ndarray]:  # `len(positions) + 1` int64 arrays
     "`ids` unchanged first, then one copy per index in `positions` with that id replaced by `mask_id`."
     positions = np.asarray(positions, dtype=np.int64)
     out = np.tile(np.asarray(ids, dtype=np.int64), (len(positions) + 1, 1))
@@ -71,7 +78,10 @@ def occluded(ids: np.ndarray, positions, mask_id: int) -> list[np.ndarray]:
     return list(out)
 
 # %% ../../nbs/inference/08_explain.ipynb #62f17d9f
-def explain(proc: Processor, text: str, batch_size: int | None = None) -> Explanation:
+def explain(proc: Processor,                # the processor whose prediction is explained
+            text: str,                      # one raw text
+            batch_size: int | None = None,  # variants per model call; None: all of them (full text plus one per masked id) at once
+           ) -> Explanation:
     "Token importances of `text` by occlusion; the variants run through the model in one batch (or in batches of `batch_size`)."
     if not isinstance(text, str): raise TypeError(f'expected a text (str), got {type(text).__name__}')
     s = proc.preprocess([text], debug=True)[0]

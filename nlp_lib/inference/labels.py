@@ -21,8 +21,8 @@ class LabelError(ValueError):
 class Labels(BaseModel):
     "Raw labels (as in the data files) in class-id order, and their display names (the raw labels themselves by default)."
     model_config = ConfigDict(frozen=True, extra='forbid')
-    raw: list[str]
-    names: list[str] | None = None
+    raw: list[str]                  # raw labels, distinct, in class-id order
+    names: list[str] | None = None  # display names, distinct, one per raw label; None: the raw labels
 
     @model_validator(mode='after')
     def _check(self):
@@ -41,7 +41,10 @@ def _sort_key(labels: set[str]):
     except ValueError: return sorted(labels)
 
 @patch(cls_method=True)
-def from_data(cls: Labels, raw_labels: Iterable, display: Mapping[str, str] | None = None) -> Labels:
+def from_data(cls: Labels,
+              raw_labels: Iterable,  # labels as read from data (any type; compared as stripped strings), repeats allowed
+              display: Mapping[str, str] | None = None,  # raw label -> display name, for some or all labels; None: raw labels
+             ) -> Labels:  # class ids in sorted order of the raw labels (numeric order when they are all integers)
     "The vocabulary of the distinct labels in `raw_labels`; `display` maps raw labels to display names."
     raw = _sort_key({str(l).strip() for l in raw_labels})
     display = {str(k): str(v) for k, v in (display or {}).items()}
@@ -51,7 +54,9 @@ def from_data(cls: Labels, raw_labels: Iterable, display: Mapping[str, str] | No
 
 # %% ../../nbs/inference/03_labels.ipynb #a5cb90fb
 @patch
-def encode(self: Labels, raw_labels: Sequence) -> np.ndarray:
+def encode(self: Labels,
+           raw_labels: Sequence,  # raw labels as read from a data file (compared as stripped strings)
+          ) -> np.ndarray:
     "Class ids (int64) of `raw_labels`, as read from a data file; an unknown label raises `LabelError`."
     index = {l: i for i, l in enumerate(self.raw)}
     raw_labels = [str(l).strip() for l in raw_labels]
@@ -60,6 +65,8 @@ def encode(self: Labels, raw_labels: Sequence) -> np.ndarray:
     return np.fromiter((index[l] for l in raw_labels), dtype=np.int64, count=len(raw_labels))
 
 @patch
-def decode(self: Labels, ids) -> list[str]:
+def decode(self: Labels,
+           ids,  # class ids: an int, or any array-like of ints (flattened)
+          ) -> list[str]:
     "Display names of class `ids`."
     return [self.names[int(i)] for i in np.asarray(ids).reshape(-1)]

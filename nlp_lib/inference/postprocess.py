@@ -20,7 +20,8 @@ __all__ = ['to_columns', 'column_values', 'column_lists', 'PostTransform', 'Soft
 # %% ../../nbs/inference/04_postprocess.ipynb #1917f0cd
 _MISSING = {'label_id': -1, 'score': np.nan}     # how a missing value is held in an array column
 
-def to_columns(samples: Sequence[TextSample]) -> dict:
+def to_columns(samples: Sequence[TextSample],  # samples after the model (with `logits`), possibly part-way through post-processing
+              ) -> dict:  # field name -> array (logits, probs, label_id, score, abstained) or list with one entry per sample
     "The post-processing fields of `samples` as columns (only those every sample has)."
     cols, n = {}, len(samples)
     for f in ('logits', 'probs'):
@@ -39,11 +40,17 @@ def _value(f: str, v):
     if f == 'abstained': return bool(v)
     return v
 
-def column_values(cols: dict, i: int, fields: Sequence[str]) -> dict:
+def column_values(cols: dict,             # post-processing columns, as `to_columns` makes them
+                  i: int,                 # the row
+                  fields: Sequence[str],  # the field names wanted; those without a column are left out
+                 ) -> dict:
     "Row `i` of `cols` as sample field values (a missing id or score becomes `None`)."
     return {f: _value(f, cols[f][i]) for f in fields if f in cols}
 
-def column_lists(cols: dict, n: int, fields: Sequence[str]) -> list[list]:
+def column_lists(cols: dict,             # post-processing columns, as `to_columns` makes them
+                 n: int,                 # number of rows
+                 fields: Sequence[str],  # the field names wanted, in the order of the result
+                ) -> list[list]:         # one list of `n` values per field
     "Columns `fields` of `n` rows as lists of sample field values, the values `column_values` gives row by row; an absent column holds the field's default."
     out = []
     for f in fields:
@@ -54,8 +61,13 @@ def column_lists(cols: dict, n: int, fields: Sequence[str]) -> list[list]:
 
 class PostTransform(Transform):
     "A post-processing step: `apply_batch(cols)` reads and writes columns of N rows; `apply(sample)` runs it on one row."
-    def apply_batch(self, cols: dict) -> None: raise NotImplementedError
-    def apply(self, s: TextSample) -> None:
+    def apply_batch(self,
+                    cols: dict,  # field name -> N rows (arrays or lists), as `to_columns` makes them; updated in place
+                   ) -> None:
+        raise NotImplementedError
+    def apply(self,
+              s: TextSample,  # a sample after the model, updated in place (validated)
+             ) -> None:
         cols = to_columns([s])
         self.apply_batch(cols)
         for f, v in column_values(cols, 0, self.writes).items(): setattr(s, f, v)
@@ -69,8 +81,10 @@ def _need(cols, field, step, hint):
 class Softmax(PostTransform):
     "Multi-class probabilities: `probs = softmax(logits / temperature)`."
     writes: ClassVar[tuple[str, ...]] = ('probs',)
-    temperature: float = Field(1.0, gt=0)
-    def apply_batch(self, cols):
+    temperature: float = Field(1.0, gt=0)   # divides the logits: above 1 flattens the probabilities, below 1 sharpens them
+    def apply_batch(self,
+                    cols,  # columns with 'logits' (N, C); 'probs' is written
+                   ):
         z = _need(cols, 'logits', 'Softmax', 'run the model first').astype(np.float64) / self.temperature
         e = np.exp(z - z.max(1, keepdims=True))
         cols['probs'] = (e / e.sum(1, keepdims=True)).astype(np.float32)
@@ -79,13 +93,18 @@ class Softmax(PostTransform):
 class Sigmoid(PostTransform):
     "Independent per-label probabilities for multi-label tasks: `probs = sigmoid(logits / temperature)`."
     writes: ClassVar[tuple[str, ...]] = ('probs',)
-    temperature: float = Field(1.0, gt=0)
-    def apply_batch(self, cols):
+    temperature: float = Field(1.0, gt=0)   # divides the logits: above 1 pulls the probabilities towards 0.5
+    def apply_batch(self,
+                    cols,  # columns with 'logits' (N, C); 'probs' is written
+                   ):
         z = _need(cols, 'logits', 'Sigmoid', 'run the model first').astype(np.float64) / self.temperature
         cols['probs'] = (1 / (1 + np.exp(-z))).astype(np.float32)
 
 # %% ../../nbs/inference/04_postprocess.ipynb #8da42f99
-def fit_temperature(logits, targets, max_iter: int = 100) -> float:
+def fit_temperature(logits,               # (N, C) held-out logits: an array, tensor or nested list
+                    targets,              # (N,) their gold class ids
+                    max_iter: int = 100,  # most L-BFGS iterations
+                   ) -> float:            # the temperature, > 0; use it as `Softmax(temperature=...)`
     "The temperature that minimises the negative log-likelihood of `targets` given held-out `logits` (N, C)."
     logits = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
     targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
@@ -104,16 +123,18 @@ def fit_temperature(logits, targets, max_iter: int = 100) -> float:
 class LabelMap(PostTransform):
     "Set `label_id`, `label` and `score` from `probs`; with `multi_label`, also `labels` (every class with prob >= `threshold`)."
     writes: ClassVar[tuple[str, ...]] = ('label_id', 'label', 'score', 'labels')
-    labels: list[str]
-    multi_label: bool = False
-    threshold: float = Field(0.5, ge=0, le=1)
+    labels: list[str]                          # display names in class-id order, distinct
+    multi_label: bool = False                  # also set `labels`: every class whose probability reaches `threshold`
+    threshold: float = Field(0.5, ge=0, le=1)  # the probability a class needs to be listed in `labels` (multi-label only)
 
     @model_validator(mode='after')
     def _check(self):
         if not self.labels or len(set(self.labels)) != len(self.labels): raise ValueError('labels must be a non-empty list of distinct names')
         return self
 
-    def apply_batch(self, cols):
+    def apply_batch(self,
+                    cols,  # columns with 'probs' (N, C); 'label_id', 'label', 'score' (and 'labels') are written
+                   ):
         p = _need(cols, 'probs', 'LabelMap', 'run Softmax or Sigmoid first')
         if p.shape[1] != len(self.labels): raise ValueError(f'model gives {p.shape[1]} scores but there are {len(self.labels)} labels')
         i = p.argmax(1)
@@ -125,9 +146,11 @@ class LabelMap(PostTransform):
 class TopK(PostTransform):
     "Set `top_k`: the `k` most probable labels with their probabilities, best first."
     writes: ClassVar[tuple[str, ...]] = ('top_k',)
-    labels: list[str]
-    k: int = Field(3, ge=1)
-    def apply_batch(self, cols):
+    labels: list[str]        # display names in class-id order
+    k: int = Field(3, ge=1)  # how many labels to keep (all of them when there are fewer)
+    def apply_batch(self,
+                    cols,  # columns with 'probs' (N, C); 'top_k' is written
+                   ):
         p = _need(cols, 'probs', 'TopK', 'run Softmax or Sigmoid first')
         order = np.argsort(-p, axis=1, kind='stable')[:, :self.k]
         scores, names, mk = np.take_along_axis(p, order, 1).tolist(), self.labels, LabelScore.trusted
@@ -138,9 +161,11 @@ class TopK(PostTransform):
 class Threshold(PostTransform):
     "Abstain when `score` < `min_score`: `label` becomes `abstain_label`, `abstained` is set and `label_id` cleared."
     writes: ClassVar[tuple[str, ...]] = ('label', 'label_id', 'abstained')
-    min_score: float = Field(0.5, ge=0, le=1)
-    abstain_label: str = 'abstain'
-    def apply_batch(self, cols):
+    min_score: float = Field(0.5, ge=0, le=1)  # the lowest `score` (top probability) that is not an abstention
+    abstain_label: str = 'abstain'             # the `label` given instead when abstaining
+    def apply_batch(self,
+                    cols,  # columns with 'score', 'label_id' and 'label' (run `LabelMap` first); 'abstained' is written too
+                   ):
         score = _need(cols, 'score', 'Threshold', 'run LabelMap first')
         if np.isnan(score).any(): raise ValueError('Threshold needs a score: run LabelMap first')
         cols['abstained'] = ab = score < self.min_score

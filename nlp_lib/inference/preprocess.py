@@ -24,26 +24,40 @@ class TextTransform(Transform):
     def __call__(self, sample, trace=False):
         if not isinstance(sample, TextSample): raise TypeError(f'{type(self).__name__} expects a TextSample, got {type(sample).__name__}')
         return super().__call__(sample, trace)
-    def apply(self, s: TextSample) -> None: s.normalized = self.transform(s.normalized if s.normalized is not None else s.text)
-    def apply_batch(self, cols: dict) -> None:
+    def apply(self,
+              s: TextSample,  # the sample to update in place
+             ) -> None:
+        s.normalized = self.transform(s.normalized if s.normalized is not None else s.text)
+    def apply_batch(self,
+                    cols: dict,  # field name -> one value per text; updated in place
+                   ) -> None:
         "The step on a batch of columns: `cols['normalized']` (or `cols['text']`) is a list of strings."
         f = self.transform
         cols['normalized'] = [f(t) for t in cols.get('normalized', cols['text'])]
-    def transform(self, text: str) -> str: raise NotImplementedError
+    def transform(self,
+                  text: str,  # one text
+                 ) -> str:    # the transformed text
+        raise NotImplementedError
 
 # %% ../../nbs/inference/01_preprocess.ipynb #39e6c1de
 @transforms.register('nlp_lib.Normalize.v1')
 class Normalize(TextTransform):
     "Unicode normalisation to `form` (NFKC by default)."
-    form: Literal['NFC', 'NFD', 'NFKC', 'NFKD'] = 'NFKC'
-    def transform(self, text): return unicodedata.normalize(self.form, text)
+    form: Literal['NFC', 'NFD', 'NFKC', 'NFKD'] = 'NFKC'  # Unicode normal form; the K forms also fold compatibility characters
+    def transform(self,
+                  text,  # one text
+                 ):
+        return unicodedata.normalize(self.form, text)
 
 # %% ../../nbs/inference/01_preprocess.ipynb #e9749826
 @transforms.register('nlp_lib.CaseFold.v1')
 class CaseFold(TextTransform):
     "Lower-case the text (`mode='lower'`) or apply full Unicode case folding (`mode='casefold'`)."
-    mode: Literal['lower', 'casefold'] = 'lower'
-    def transform(self, text): return text.lower() if self.mode == 'lower' else text.casefold()
+    mode: Literal['lower', 'casefold'] = 'lower'  # 'casefold' also folds e.g. 'ß' to 'ss'
+    def transform(self,
+                  text,  # one text
+                 ):
+        return text.lower() if self.mode == 'lower' else text.casefold()
 
 # %% ../../nbs/inference/01_preprocess.ipynb #15dd026b
 _URL = r'(?:https?://|www\.)[^\s<>"]+'
@@ -51,11 +65,11 @@ _TAG = r'<[^>\s][^>]*>'
 _INVISIBLE = r'[\p{Cc}\p{Cf}&&[^\t\n\r]]'   # control and format characters (ZWSP, BOM, bidi marks), not whitespace
 
 class _CleanupSettings(TextTransform):
-    html: bool = True
-    urls: Literal['replace', 'remove', 'keep'] = 'replace'
-    url_token: str = 'xxurl'
-    invisible: bool = True
-    whitespace: bool = True
+    html: bool = True                                    # unescape HTML entities and replace tags with a space
+    urls: Literal['replace', 'remove', 'keep'] = 'replace'  # what to do with URLs: replace them with `url_token`, drop or keep them
+    url_token: str = 'xxurl'                             # the token that stands for a URL (with `urls='replace'`)
+    invisible: bool = True                               # drop control and format characters (zero-width, BOM, bidi marks)
+    whitespace: bool = True                              # collapse whitespace runs to one space and strip the ends
 
 @transforms.register('nlp_lib.Cleanup.v2')
 class Cleanup(_CleanupSettings):
@@ -65,7 +79,9 @@ class Cleanup(_CleanupSettings):
         self._invisible, self._space = regex.compile(_INVISIBLE, regex.V1), regex.compile(r'\s+')
         self._url_to = f' {self.url_token} ' if self.urls == 'replace' else ' '
 
-    def transform(self, text):
+    def transform(self,
+                  text,  # one text
+                 ):
         # each rule runs only when a cheap test says it can match: most texts need none of them
         if self.html and '&' in text: text = html.unescape(text)
         if self.urls != 'keep' and ('://' in text or 'www.' in text): text = self._url.sub(self._url_to, text)
@@ -88,6 +104,8 @@ class CleanupV1(_CleanupSettings):
         if self.whitespace: steps += [normalizers.Replace(Regex(r'\s+'), ' '), normalizers.Strip()]
         self._norm = normalizers.Sequence(steps)
 
-    def transform(self, text):
+    def transform(self,
+                  text,  # one text
+                 ):
         if self.html and '&' in text: text = html.unescape(text)
         return self._norm.normalize_str(text)

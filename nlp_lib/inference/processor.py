@@ -26,11 +26,19 @@ from .artifact import ArtifactError, write_artifact, read_artifact, weights_to_b
 __all__ = ['default_preprocess', 'default_postprocess', 'Processor', 'batch_ids', 'apply_preprocess', 'fit_preprocess']
 
 # %% ../../nbs/inference/07_processor.ipynb #0e169d27
-def default_preprocess(max_len: int = 256, tokenizer: str = 'word', min_freq: int = 2, max_vocab: int | None = 30000) -> list[Transform]:
+def default_preprocess(max_len: int = 256,                # keep at most this many token ids per text (the start is kept)
+                       tokenizer: str = 'word',          # `Tokenize` kind: 'word', 'wordpiece' or 'bpe'
+                       min_freq: int = 2,                # a token needs this many occurrences in the fit texts to enter the vocabulary
+                       max_vocab: int | None = 30000,    # vocabulary size cap, not counting '<pad>' and '<unk>'; None: no cap
+                      ) -> list[Transform]:              # unfitted steps: fit them with `fit_preprocess`
     "The standard pre-processing: NFKC, cleanup, lower-casing, tokenisation, vocabulary, truncation."
     return [Normalize(), Cleanup(), CaseFold(), Tokenize(kind=tokenizer), Numericalize(min_freq=min_freq, max_size=max_vocab), Truncate(max_len=max_len)]
 
-def default_postprocess(labels: Sequence[str], top_k: int = 3, min_score: float | None = None, temperature: float = 1.0) -> list[Transform]:
+def default_postprocess(labels: Sequence[str],          # display names, in class-id order
+                        top_k: int = 3,                 # how many best labels to list in `top_k` (capped at the number of labels)
+                        min_score: float | None = None, # abstain when the top probability is below this, in [0, 1]; None: never abstain
+                        temperature: float = 1.0,       # softmax temperature (> 0); above 1 flattens the probabilities
+                       ) -> list[Transform]:
     "Softmax, label names, the top k and, when `min_score` is given, abstaining below it."
     post = [Softmax(temperature=temperature), LabelMap(labels=list(labels)), TopK(labels=list(labels), k=min(top_k, len(labels)))]
     return post + ([Threshold(min_score=min_score)] if min_score is not None else [])
@@ -38,7 +46,13 @@ def default_postprocess(labels: Sequence[str], top_k: int = 3, min_score: float 
 # %% ../../nbs/inference/07_processor.ipynb #9cac74c2
 class Processor:
     "Run texts through `pre` transforms, `model` and `post` transforms; `labels` is the label vocabulary (`Labels`, or display names); `meta` is saved with it."
-    def __init__(self, pre: Sequence[Transform], model: TextClassifier, post: Sequence[Transform], labels: Labels | Sequence[str], meta: dict | None = None):
+    def __init__(self,
+                 pre: Sequence[Transform],       # fitted pre-processing steps, text → `input_ids`
+                 model: TextClassifier,          # a registered architecture with one output per label; put in eval mode
+                 post: Sequence[Transform],      # `PostTransform`s run on the logits of a whole batch
+                 labels: Labels | Sequence[str], # the label vocabulary, or display names in class-id order (used as raw labels too)
+                 meta: dict | None = None,       # free-form JSON-serialisable info saved with the processor
+                ):
         self.pre, self.post, self.meta = list(pre), list(post), dict(meta or {})
         self.labels = labels if isinstance(labels, Labels) else Labels(raw=[str(l) for l in labels])
         unfitted = [type(t).__name__ for t in self.pre if not t.is_fitted]
@@ -71,14 +85,19 @@ def _check_inputs(texts, offset: int = 0) -> list:
 def _as_samples(texts, offset: int = 0) -> list[TextSample]:
     return [t if isinstance(t, TextSample) else TextSample.trusted(text=t) for t in _check_inputs(texts, offset)]
 
-def batch_ids(transforms: Sequence[Transform], texts: Sequence[str]) -> list[np.ndarray] | None:
+def batch_ids(transforms: Sequence[Transform],  # fitted pre-processing steps
+              texts: Sequence[str],             # raw texts
+             ) -> list[np.ndarray] | None:      # one 1-D int64 id array per text
     "The model input ids of `texts`, the steps run on columns (`apply_batch`); `None` when a step has no batch form."
     if not all(hasattr(t, 'apply_batch') for t in transforms): return None
     cols = {'text': texts}
     for t in transforms: t.apply_batch(cols)
     return cols['input_ids']
 
-def apply_preprocess(transforms: Sequence[Transform], texts, debug: bool = False) -> list[TextSample]:
+def apply_preprocess(transforms: Sequence[Transform],  # fitted pre-processing steps, run in order
+                     texts,                            # a string or `TextSample`, or a sequence of them
+                     debug: bool = False,              # run per sample and record each step in `trace`
+                    ) -> list[TextSample]:             # one sample per text, with `input_ids` and `length` set
     "Run `transforms` on `texts` (strings, or samples filled in place): on columns for speed, or step by step with a trace when `debug`."
     samples = _as_samples(texts)
     if not debug and all(s.normalized is None and s.tokens is None for s in samples):
@@ -90,7 +109,9 @@ def apply_preprocess(transforms: Sequence[Transform], texts, debug: bool = False
         for t in transforms: t(s, trace=debug)
     return samples
 
-def fit_preprocess(transforms: Sequence[Transform], texts) -> list[TextSample]:
+def fit_preprocess(transforms: Sequence[Transform],  # steps to fit, in order; those without `fit` are only applied
+                   texts,                            # training texts: a string or `TextSample`, or a sequence of them
+                  ) -> list[TextSample]:
     "Fit each transform in order on `texts` (strings or samples) run through the ones before it; return the pre-processed samples."
     samples = _as_samples(texts)
     for t in transforms:
@@ -100,9 +121,16 @@ def fit_preprocess(transforms: Sequence[Transform], texts) -> list[TextSample]:
 
 # %% ../../nbs/inference/07_processor.ipynb #9ddb396b
 @patch(cls_method=True)
-def from_corpus(cls: Processor, texts: Sequence[str], labels: Sequence, architecture: str = 'nlp_lib.TextCNN.v1', arch_config: dict | None = None,
-                seed: int = 0, pre: Sequence[Transform] | None = None, post: Sequence[Transform] | None = None,
-                label_names: Sequence[str] | None = None) -> Processor:
+def from_corpus(cls: Processor,
+                texts: Sequence[str],                    # training texts; the pre-processing is fitted on them
+                labels: Sequence,                        # raw labels of the data (one per text); their distinct values are the classes
+                architecture: str = 'nlp_lib.TextCNN.v1',  # registered architecture name (see `architectures`)
+                arch_config: dict | None = None,         # extra architecture parameters; they override the sizes taken from the data
+                seed: int = 0,                           # random seed for the initial weights (the global RNG is left untouched)
+                pre: Sequence[Transform] | None = None,  # unfitted steps, incl. a `Numericalize`; None: `default_preprocess()`
+                post: Sequence[Transform] | None = None, # post-processing steps; None: `default_postprocess` of the display names
+                label_names: Sequence[str] | None = None,  # display names in class-id order (the sorted raw labels); None: the raw labels
+               ) -> Processor:
     "A processor whose pre-processing is fitted on `texts` and whose `architecture` is freshly initialised from `seed` (untrained)."
     vocab = Labels.from_data(labels)
     if label_names is not None: vocab = Labels(raw=vocab.raw, names=list(label_names))
@@ -117,7 +145,10 @@ def from_corpus(cls: Processor, texts: Sequence[str], labels: Sequence, architec
 
 # %% ../../nbs/inference/07_processor.ipynb #4486101f
 @patch
-def preprocess(self: Processor, texts, debug: bool = False) -> list[TextSample]:
+def preprocess(self: Processor,
+               texts,               # a string or `TextSample`, or a sequence of them (samples are filled in place)
+               debug: bool = False, # run step by step and record each step in `trace`
+              ) -> list[TextSample]:
     "Text → model input: `apply_preprocess` with this processor's steps."
     return apply_preprocess(self.pre, texts, debug=debug)
 
@@ -165,7 +196,10 @@ def _build(texts: Sequence[str], ids: Sequence, cols: dict) -> list[TextSample]:
             for x, i, p, li, l, ls, sc, tk, a in zip(texts, ids, *column_lists(cols, len(texts), _RESULT_FIELDS))]
 
 @patch
-def postprocess(self: Processor, samples: list[TextSample], debug: bool = False) -> list[TextSample]:
+def postprocess(self: Processor,
+                samples: list[TextSample],  # samples with `logits` set
+                debug: bool = False,        # fill `samples` in place with every field and a `trace`; else return new, lean samples
+               ) -> list[TextSample]:
     "Logits → result: every post-processing step on the whole batch; without `debug`, keep only what a production caller needs."
     if not samples: return []
     cols = self._post_columns(np.stack([s.logits for s in samples]), samples if debug else None)
@@ -185,7 +219,12 @@ def _predict_chunk(self: Processor, items: list, batch_size: int, debug: bool) -
     return _build(texts, [None if isinstance(t, str) else t.id for t in items], self._post_columns(self._logits(ids, batch_size)))
 
 @patch
-def stream(self: Processor, texts: Iterable, batch_size: int = 64, debug: bool = False, chunk_size: int = 4096) -> Iterator[TextSample]:
+def stream(self: Processor,
+           texts: Iterable,       # strings or `TextSample`s, possibly lazy or unbounded (a single string is one text)
+           batch_size: int = 64,  # texts per model call (>= 1)
+           debug: bool = False,   # keep every intermediate field and a per-step `trace`
+           chunk_size: int = 4096,  # texts read from `texts` at a time: bounds memory and the delay before the first result
+          ) -> Iterator[TextSample]:
     "Classify `texts` (any iterable of strings or `TextSample`s) lazily, `chunk_size` at a time; results in input order."
     if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     it, done = iter(_check_inputs(texts) if isinstance(texts, (str, TextSample)) else texts), 0
@@ -194,7 +233,11 @@ def stream(self: Processor, texts: Iterable, batch_size: int = 64, debug: bool =
         done += len(chunk)
 
 @patch
-def predict(self: Processor, texts, batch_size: int = 64, debug: bool = False) -> list[TextSample]:
+def predict(self: Processor,
+            texts,                 # a string or `TextSample`, or an iterable of them
+            batch_size: int = 64,  # texts per model call (>= 1)
+            debug: bool = False,   # keep every intermediate field and a per-step `trace`
+           ) -> list[TextSample]:  # one result per input
     "Classify `texts` (strings or `TextSample`s); results in input order. `debug` keeps every intermediate step."
     return list(self.stream(texts, batch_size, debug))
 
@@ -206,7 +249,10 @@ def __call__(self: Processor, text, debug: bool = False) -> TextSample:
 
 # %% ../../nbs/inference/07_processor.ipynb #5f26aacc
 @patch
-def save(self: Processor, directory, overwrite: bool = False) -> Path:
+def save(self: Processor,
+         directory,               # path of the artifact directory to create
+         overwrite: bool = False, # replace `directory` if it exists; else an existing one raises `FileExistsError`
+        ) -> Path:                # `directory`
     "Write this processor to `directory` as JSON configs, JSON transform state and safetensors weights."
     files = {}
     for i, t in enumerate(self.pre + self.post):
@@ -237,7 +283,9 @@ def _labels(cfg) -> Labels:
     return Labels.model_validate(labels)
 
 @patch(cls_method=True)
-def load(cls: Processor, directory) -> Processor:
+def load(cls: Processor,
+         directory,  # an artifact directory written by `Processor.save`
+        ) -> Processor:
     "Rebuild a saved processor from `directory`, verifying every file against the manifest first."
     directory = Path(directory)
     files = read_artifact(directory)

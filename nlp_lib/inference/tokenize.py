@@ -36,23 +36,33 @@ def _words(text: str) -> list[str]: return (_ASCII_WORDS if text.isascii() else 
 class _TokenizeBase(Transform):
     "Split `normalized` (or `text`) into `tokens`: word-level, or a subword model trained with `fit`."
     writes: ClassVar[tuple[str, ...]] = ('tokens',)
-    kind: Literal['word', 'wordpiece', 'bpe'] = 'word'
-    vocab_size: int = Field(8000, ge=100)        # subword kinds only
-    min_frequency: int = Field(2, ge=1)          # subword kinds only
+    kind: Literal['word', 'wordpiece', 'bpe'] = 'word'  # 'word': rule-based words, no fitting; else a subword model learnt by `fit`
+    vocab_size: int = Field(8000, ge=100)        # subword kinds only: target size of the subword vocabulary
+    min_frequency: int = Field(2, ge=1)          # subword kinds only: minimum count of a pair to be merged
     _tok: Tokenizer | None = PrivateAttr(None)
 
     @property
     def is_fitted(self): return self.kind == 'word' or self._tok is not None
-    def words(self, text: str) -> list[str]: raise NotImplementedError
+    def words(self,
+              text: str,  # one (normalised) text
+             ) -> list[str]:
+        raise NotImplementedError
 
-    def tokenize(self, text: str) -> list[str]:
+    def tokenize(self,
+                 text: str,  # one (normalised) text
+                ) -> list[str]:
         "The tokens of one text."
         if self.kind == 'word': return self.words(text)
         if self._tok is None: raise RuntimeError(f"Tokenize(kind='{self.kind}') is not fitted: call fit(samples) or load an artifact")
         return self._tok.encode(text).tokens
 
-    def apply(self, s: TextSample) -> None: s.tokens = self.tokenize(s.normalized if s.normalized is not None else s.text)
-    def apply_batch(self, cols: dict) -> None:
+    def apply(self,
+              s: TextSample,  # the sample to update in place: reads `normalized` (or `text`), writes `tokens`
+             ) -> None:
+        s.tokens = self.tokenize(s.normalized if s.normalized is not None else s.text)
+    def apply_batch(self,
+                    cols: dict,  # field name -> one value per text; updated in place
+                   ) -> None:
         "The step on a batch of columns: `cols['tokens']` from `cols['normalized']` (or `cols['text']`)."
         f = self.tokenize
         cols['tokens'] = [f(t) for t in cols.get('normalized', cols['text'])]
@@ -60,8 +70,13 @@ class _TokenizeBase(Transform):
 @transforms.register('nlp_lib.Tokenize.v2')
 class Tokenize(_TokenizeBase):
     "Split `normalized` (or `text`) into `tokens`: word-level (by the `regex` package), or a subword model trained with `fit`."
-    def words(self, text): return _words(text)
-    def apply_batch(self, cols: dict) -> None:
+    def words(self,
+              text,  # one (normalised) text
+             ):
+        return _words(text)
+    def apply_batch(self,
+                    cols: dict,  # field name -> one value per text; updated in place
+                   ) -> None:
         if self.kind != 'word': return super().apply_batch(cols)
         ascii_words, words = _ASCII_WORDS.findall, _WORDS.findall      # `_words`, without a call per text
         cols['tokens'] = [ascii_words(t) if t.isascii() else words(t) for t in cols.get('normalized', cols['text'])]
@@ -70,11 +85,16 @@ class Tokenize(_TokenizeBase):
 class TokenizeV1(_TokenizeBase):
     "The first version: words split by a `tokenizers` pre-tokenizer (kept so that artifacts naming it load unchanged)."
     _pre = PrivateAttr(default_factory=_pre_tokenizer)
-    def words(self, text): return [w for w, _ in self._pre.pre_tokenize_str(text)]
+    def words(self,
+              text,  # one (normalised) text
+             ):
+        return [w for w, _ in self._pre.pre_tokenize_str(text)]
 
 # %% ../../nbs/inference/02_tokenize.ipynb #666f6654
 @patch
-def fit(self: _TokenizeBase, samples: Sequence[TextSample]) -> Tokenize:
+def fit(self: _TokenizeBase,
+        samples: Sequence[TextSample],  # training samples, normalised (their `normalized` text, else `text`, is read)
+       ) -> Tokenize:                   # this step, fitted
     "Train the subword model on the `normalized` text of `samples` (nothing to learn for `kind='word'`)."
     if self.kind == 'word': return self
     texts = (s.normalized if s.normalized is not None else s.text for s in samples)
@@ -95,7 +115,9 @@ def state(self: _TokenizeBase) -> dict[str, str]:
     return {} if self._tok is None else {'tokenizer.json': self._tok.to_str()}
 
 @patch
-def load_state(self: _TokenizeBase, files: dict[str, str]) -> None:
+def load_state(self: _TokenizeBase,
+               files: dict[str, str],  # file name -> text, as `state()` returned them (`tokenizer.json` for subword kinds)
+              ) -> None:
     "Restore the trained subword model."
     if self.kind != 'word': self._tok = Tokenizer.from_str(files['tokenizer.json'])
 
@@ -104,8 +126,8 @@ def load_state(self: _TokenizeBase, files: dict[str, str]) -> None:
 class Numericalize(Transform):
     "Map `tokens` to `input_ids` with a vocabulary learnt by `fit`; unknown tokens get `unk_id`."
     writes: ClassVar[tuple[str, ...]] = ('input_ids', 'length')
-    min_freq: int = Field(2, ge=1)
-    max_size: int | None = Field(30000, ge=1)
+    min_freq: int = Field(2, ge=1)               # a token needs this many occurrences in the fit samples to get an id
+    max_size: int | None = Field(30000, ge=1)    # keep at most this many most frequent tokens, besides `specials`; None: no cap
     specials: list[str] = ['<pad>', '<unk>']   # padding first, unknown second; more may follow (e.g. '<mask>')
     _itos: list[str] | None = PrivateAttr(None)
     _stoi: dict[str, int] | None = PrivateAttr(None)
@@ -134,7 +156,9 @@ class Numericalize(Transform):
     def _set_vocab(self, itos):
         self._itos, self._stoi = list(itos), {t: i for i, t in enumerate(itos)}
 
-    def fit(self, samples: Sequence[TextSample]) -> Numericalize:
+    def fit(self,
+            samples: Sequence[TextSample],  # tokenized training samples
+           ) -> Numericalize:               # this step, fitted (a refit replaces the vocabulary)
         "Learn the vocabulary from the `tokens` of `samples`."
         counts = Counter(t for s in samples for t in (s.tokens or []))
         for sp in self.specials: counts.pop(sp, None)
@@ -142,16 +166,22 @@ class Numericalize(Transform):
         self._set_vocab(self.specials + keep[:self.max_size])
         return self
 
-    def ids(self, tokens: Iterable[str]) -> np.ndarray:
+    def ids(self,
+            tokens: Iterable[str],  # the tokens of one text (or of many, chained)
+           ) -> np.ndarray:
         "The ids of `tokens` (int64); unknown tokens get `unk_id`."
         if self._stoi is None: raise RuntimeError('Numericalize is not fitted: call fit(samples) or load an artifact')
         return np.fromiter(map(self._stoi.get, tokens, repeat(self.unk_id)), dtype=np.int64)
 
-    def apply(self, s: TextSample) -> None:
+    def apply(self,
+              s: TextSample,  # a tokenized sample, updated in place: `input_ids` and `length` are set
+             ) -> None:
         if s.tokens is None: raise ValueError('Numericalize needs tokens: run Tokenize first')
         s.set_ids(self.ids(s.tokens))
 
-    def apply_batch(self, cols: dict) -> None:
+    def apply_batch(self,
+                    cols: dict,  # field name -> one value per text, with 'tokens'; updated in place
+                   ) -> None:
         "The step on a batch of columns: `cols['input_ids']` from `cols['tokens']` (one look-up pass over the whole batch, then split)."
         if 'tokens' not in cols: raise ValueError('Numericalize needs tokens: run Tokenize first')
         toks = cols['tokens']
@@ -160,17 +190,22 @@ class Numericalize(Transform):
         cols['input_ids'] = [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
     def state(self): return {} if self._itos is None else {'vocab.json': json.dumps(self._itos, ensure_ascii=False)}
-    def load_state(self, files): self._set_vocab(json.loads(files['vocab.json']))
+    def load_state(self,
+                   files,  # file name -> text, as `state()` returned them (`vocab.json`)
+                  ):
+        self._set_vocab(json.loads(files['vocab.json']))
 
 # %% ../../nbs/inference/02_tokenize.ipynb #2bb30795
 @transforms.register('nlp_lib.Truncate.v1')
 class Truncate(Transform):
     "Cut `input_ids` to at most `max_len` ids, keeping the start (`right`), the end (`left`) or both (`head_tail`)."
     writes: ClassVar[tuple[str, ...]] = ('input_ids', 'length')
-    max_len: int = Field(256, ge=1)
-    side: Literal['right', 'left', 'head_tail'] = 'right'
+    max_len: int = Field(256, ge=1)                         # the most ids a text keeps
+    side: Literal['right', 'left', 'head_tail'] = 'right'   # 'right' keeps the start, 'left' the end, 'head_tail' the start and the end
 
-    def cut(self, ids: np.ndarray) -> np.ndarray:
+    def cut(self,
+            ids: np.ndarray,  # 1-D ids (or any 1-D array, e.g. token positions)
+           ) -> np.ndarray:
         "`ids` cut to `max_len` (the same array when it is short enough)."
         if len(ids) <= self.max_len: return ids
         if self.side == 'right': return ids[:self.max_len]
@@ -178,11 +213,15 @@ class Truncate(Transform):
         head = (self.max_len + 1) // 2
         return np.concatenate([ids[:head], ids[len(ids) - (self.max_len - head):]])
 
-    def apply(self, s: TextSample) -> None:
+    def apply(self,
+              s: TextSample,  # a sample with `input_ids`, updated in place
+             ) -> None:
         if s.input_ids is None: raise ValueError('Truncate needs input_ids: run Numericalize first')
         if len(s.input_ids) > self.max_len: s.set_ids(self.cut(s.input_ids))
 
-    def apply_batch(self, cols: dict) -> None:
+    def apply_batch(self,
+                    cols: dict,  # field name -> one value per text, with 'input_ids'; updated in place
+                   ) -> None:
         "The step on a batch of columns: every array in `cols['input_ids']` cut to `max_len`."
         if 'input_ids' not in cols: raise ValueError('Truncate needs input_ids: run Numericalize first')
         f = self.cut

@@ -22,7 +22,10 @@ class Transform(BaseModel):
     type_name: ClassVar[str] = ''        # set by `@transforms.register('nlp_lib.Normalize.v1')`
     writes: ClassVar[tuple[str, ...]] = ()  # sample fields this step fills (recorded in the trace)
 
-    def apply(self, sample: TextSample) -> None: raise NotImplementedError
+    def apply(self,
+              sample: TextSample,  # the sample to update in place: reads the fields before this step, writes `writes`
+             ) -> None:
+        raise NotImplementedError
 
     def __call__(self, sample: TextSample, trace: bool = False) -> TextSample:
         "Apply this step to `sample` in place; with `trace`, append what it did to `sample.trace`."
@@ -38,7 +41,8 @@ class Transform(BaseModel):
         return {'type': self.type_name, **self.settings()}
 
     @staticmethod
-    def from_config(cfg: dict[str, Any]) -> 'Transform':
+    def from_config(cfg: dict[str, Any],  # a `config()`: the registered name under 'type' plus the settings
+                   ) -> 'Transform':     # a new, unfitted step (load its fitted state with `load_state`)
         "Build a registered transform from its `config()`."
         cfg = dict(cfg)
         return transforms.build(cfg.pop('type', None), **cfg)
@@ -47,7 +51,10 @@ class Transform(BaseModel):
     @property
     def is_fitted(self) -> bool: return True
     def state(self) -> dict[str, str]: "Files (name -> text) holding fitted state."; return {}
-    def load_state(self, files: dict[str, str]) -> None: "Restore fitted state from `state()` files."
+    def load_state(self,
+                   files: dict[str, str],  # file name -> text, as `state()` returned them
+                  ) -> None:
+        "Restore fitted state from `state()` files."
 
 def _jsonable(v):
     if isinstance(v, np.ndarray): return v.tolist()
