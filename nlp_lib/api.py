@@ -115,7 +115,9 @@ class ErrorResponse(BaseModel):
     detail: list[dict[str, Any]] | None = None
 
 # %% ../nbs/clients/21_api.ipynb #bd5444f4
-def prediction_json(s: TextSample, names: list[str]) -> dict:
+def prediction_json(s: TextSample,      # a sample the processor has predicted (label, score, probs, top_k, abstained set)
+                    names: list[str],  # label display names, in class-id order, to key `probs` by
+                   ) -> dict:
     "The `Prediction` of a result sample, as JSON-able built-ins."
     return {'label': s.label, 'score': float(s.score), 'probs': dict(zip(names, s.probs.tolist())),
             'top_k': [{'label': t.label, 'score': float(t.score)} for t in (s.top_k or [])], 'abstained': bool(s.abstained)}
@@ -128,7 +130,12 @@ class _Job:
 
 class Batcher:
     "Gathers the texts of concurrent requests into model batches run on one worker thread."
-    def __init__(self, predict, max_batch_size: int = 64, max_wait_ms: float = 1.0, on_batch=None):
+    def __init__(self,
+                 predict,                     # `predict(texts)` → one result per text, run on the model thread; may be set later
+                 max_batch_size: int = 64,    # stop gathering once a batch holds this many texts (one request is never split)
+                 max_wait_ms: float = 1.0,    # milliseconds a batch waits for more requests when not full; 0: no wait
+                 on_batch=None,               # called with the number of texts of each batch (e.g. a metric); None: nothing
+                ):
         self.predict, self.max_batch_size, self.max_wait = predict, max_batch_size, max_wait_ms / 1000
         self.on_batch = on_batch or (lambda n: None)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix='nlp_lib-model')
@@ -140,11 +147,16 @@ class Batcher:
         self.task = asyncio.get_running_loop().create_task(self._loop())
         return self
 
-    async def run(self, fn, *args):
+    async def run(self,
+                  fn,     # a function to call on the model thread
+                  *args,  # its positional arguments
+                 ):
         "Run `fn(*args)` on the model thread (for work that is not batched, such as debug requests)."
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
-    async def submit(self, texts: list[str]) -> list[TextSample]:
+    async def submit(self,
+                     texts: list[str],        # the texts of one request, predicted together in a batch
+                    ) -> list[TextSample]:    # their results, in order
         job = _Job(texts, asyncio.get_running_loop().create_future())
         self.queue.put_nowait(job)
         return await job.future
@@ -179,7 +191,9 @@ async def _loop(self: Batcher):
 
 # %% ../nbs/clients/21_api.ipynb #28fecf61
 @patch
-async def close(self: Batcher, timeout: float = 30.0):
+async def close(self: Batcher,
+                timeout: float = 30.0,  # seconds to wait for queued and running batches before stopping anyway
+               ):
     "Let queued and running batches finish (up to `timeout` seconds), then stop the loop and the model thread."
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -188,7 +202,8 @@ async def close(self: Batcher, timeout: float = 30.0):
     self.pool.shutdown(wait=False)
 
 # %% ../nbs/clients/21_api.ipynb #effc3704
-def arun(coro):
+def arun(coro,  # a coroutine; runs even where an event loop is already running (e.g. a notebook)
+        ):
     "Run `coro` to completion on a new event loop in another thread; its result."
     with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()
 
@@ -215,7 +230,11 @@ class Metrics:
 
 class ObserveRequests:
     "Pure ASGI middleware: counts every HTTP request by route and status, times it and tracks requests in flight."
-    def __init__(self, app, metrics: Metrics, routes: set[str]):
+    def __init__(self,
+                 app,               # the ASGI app to wrap
+                 metrics: Metrics,  # the app's metrics to update
+                 routes: set[str],  # paths counted under their own name; any other path counts as 'other'
+                ):
         self.app, self.m, self.routes = app, metrics, routes
 
     async def __call__(self, scope, receive, send):
@@ -234,11 +253,17 @@ class ObserveRequests:
             m.latency.labels(route).observe(time.perf_counter() - t0)
 
 # %% ../nbs/clients/21_api.ipynb #3727b999
-def error_response(status: int, error: str, limit: str | None = None, detail: list | None = None, headers: dict | None = None) -> JSONResponse:
+def error_response(status: int,                # HTTP status code
+                   error: str,                 # one-line message for the client
+                   limit: str | None = None,   # name of the exceeded `ServeSettings` limit, e.g. 'max_texts'; None: left out
+                   detail: list | None = None, # per-field validation errors; None: left out
+                   headers: dict | None = None, # extra response headers, e.g. `Retry-After`
+                  ) -> JSONResponse:
     "A JSON error in the one `ErrorResponse` shape."
     return JSONResponse(ErrorResponse(error=error, limit=limit, detail=detail).model_dump(exclude_none=True), status, headers=headers)
 
-def validation_error_response(e: ValidationError) -> JSONResponse:
+def validation_error_response(e: ValidationError,  # from validating a `PredictRequest`
+                             ) -> JSONResponse:
     "413 when a limit was exceeded, else 422; the message names the field."
     errs = e.errors(include_url=False, include_input=False, include_context=False)
     detail = [{**d, 'loc': ['body', *d['loc']]} for d in errs]
@@ -262,7 +287,9 @@ class ModelInfo(BaseModel):
     postprocess: list[dict[str, Any]]
     training: dict[str, Any] = Field(description='what the training run recorded: run name, config hash, validation metrics')
 
-def model_info(proc: Processor, artifact: str | Path | None = None) -> ModelInfo:
+def model_info(proc: Processor,                      # the loaded processor
+               artifact: str | Path | None = None,   # its artifact directory, for the manifest's version, date and hash; None: those are unset
+              ) -> ModelInfo:
     "Metadata of `proc` and, when given, of its artifact directory's manifest."
     manifest, digest = {}, None
     if artifact is not None:
@@ -280,7 +307,9 @@ _PREDICT_ERRORS = {413: {'model': ErrorResponse, 'description': 'over a limit (b
                    429: {'model': ErrorResponse, 'description': 'too many requests waiting for the model (max_queue)'},
                    503: {'model': ErrorResponse, 'description': 'the model is not loaded yet'}}
 
-async def read_body(request: Request, limit: int) -> bytes | None:
+async def read_body(request: Request,  # the incoming request
+                    limit: int,        # largest accepted body, in bytes
+                   ) -> bytes | None:
     "The request body, or None as soon as it is known to exceed `limit` bytes (from Content-Length, or while streaming)."
     n = request.headers.get('content-length')
     if n is not None and n.isdigit() and int(n) > limit: return None
@@ -403,7 +432,9 @@ def _openapi(app: FastAPI, settings: ServeSettings):
     app.openapi = openapi
 
 # %% ../nbs/clients/21_api.ipynb #e2b620cb
-def create_app(settings: ServeSettings | None = None, processor: Processor | None = None) -> FastAPI:
+def create_app(settings: ServeSettings | None = None,  # limits and batching, and the artifact to load; None: the defaults
+               processor: Processor | None = None,    # serve this processor instead of loading `settings.artifact`
+              ) -> FastAPI:
     "The FastAPI app serving `processor`, or the artifact named in `settings` (loaded at start-up)."
     settings = settings or ServeSettings()
     if processor is None and settings.artifact is None: raise ValueError('give a processor or settings.artifact')
@@ -424,7 +455,13 @@ def app_from_env() -> FastAPI:
     if not raw: raise RuntimeError(f'{_ENV} is not set: start the server with `nlp_lib serve ARTIFACT`')
     return create_app(ServeSettings.model_validate_json(raw))
 
-def serve(settings: ServeSettings, host: str = '127.0.0.1', port: int = 8000, workers: int = 1, access_log: bool = False, log_level: str = 'info'):
+def serve(settings: ServeSettings,  # what to serve (`artifact` must be set) and the request limits
+          host: str = '127.0.0.1',  # interface to bind; '0.0.0.0': all interfaces
+          port: int = 8000,         # TCP port
+          workers: int = 1,         # uvicorn worker processes (>= 1), each loading its own copy of the model
+          access_log: bool = False, # log every request
+          log_level: str = 'info',  # uvicorn log level: 'critical', 'error', 'warning', 'info', 'debug' or 'trace'
+         ):
     "Serve `settings.artifact` with uvicorn until SIGINT or SIGTERM; in-flight requests finish first."
     import uvicorn
     if workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')

@@ -24,7 +24,10 @@ MAX_ROWS = 1000          # an uploaded file's first MAX_ROWS rows are classified
 MAX_UPLOAD_MB = 5        # the largest file the uploader accepts
 
 # %% ../nbs/clients/22_app.ipynb #8c8a5230
-def streamlit_command(artifact, host: str = '127.0.0.1', port: int = 8501) -> list[str]:
+def streamlit_command(artifact,                  # artifact directory written by `nlp_lib train`
+                      host: str = '127.0.0.1',   # address the demo binds to (0.0.0.0: every interface)
+                      port: int = 8501,          # port of the demo
+                     ) -> list[str]:             # the argv that runs the demo with `streamlit run`
     "The command line that serves the demo for the model in `artifact` on `host:port` (headless, no usage statistics)."
     if importlib.util.find_spec('streamlit') is None: raise ImportError("the demo app needs streamlit: pip install 'nlp_lib[app]'")
     app = Path(importlib.util.find_spec('nlp_lib.app').origin).resolve()
@@ -38,20 +41,26 @@ def _load(path: str) -> pr.Processor: return pr.Processor.load(path)
 load_processor = st.cache_resource(show_spinner='Loading the model…')(_load) if st is not None else _load
 
 # %% ../nbs/clients/22_app.ipynb #a9e940c1
-def token_rows(proc: pr.Processor, s) -> list[dict]:
+def token_rows(proc: pr.Processor,  # the processor that produced `s`
+               s,                   # a debug `TextSample` (from `proc(text, debug=True)`)
+              ) -> list[dict]:      # one row per token: token, id, unknown, truncated
     "One row per token of the debug sample `s`: position, token, id, unknown, truncated."
     return [{'position': t.position, 'token': t.token, 'id': t.id, 'unknown': t.unknown, 'truncated': t.truncated} for t in xp.tokens_of(proc, s)]
 
-def class_rows(proc: pr.Processor, s) -> list[dict]:
+def class_rows(proc: pr.Processor,  # the processor that produced `s`
+               s,                   # a debug `TextSample`
+              ) -> list[dict]:      # one row per class: label, logit, probability
     "One row per class: label, logit, probability."
     return [{'label': l, 'logit': float(z), 'probability': float(p)} for l, z, p in zip(proc.labels.names, s.logits, s.probs)]
 
-def trace_rows(s) -> list[dict]:
+def trace_rows(s,                   # a debug `TextSample`
+              ) -> list[dict]:      # one row per pipeline step: step, config, output
     "One row per `TraceStep` of `s`: step, config and output (as JSON text)."
     return [{'step': t.step, 'config': json.dumps(t.config, ensure_ascii=False), 'output': json.dumps(t.output, ensure_ascii=False)} for t in s.trace]
 
 # %% ../nbs/clients/22_app.ipynb #3b6f061f
-def importance_html(e: xp.Explanation) -> str:
+def importance_html(e: xp.Explanation,  # token importances from `explain`
+                   ) -> str:             # the text as coloured, HTML-escaped spans
     "The tokens of `e` as HTML spans coloured by importance (green: towards the predicted label, red: against)."
     top = max((abs(t.importance) for t in e.tokens if t.importance is not None), default=0.0) or 1.0
     spans = []
@@ -66,14 +75,17 @@ def importance_html(e: xp.Explanation) -> str:
         spans.append(f'<span class="tok" title="{html.escape(tip)}" style="{style}">{html.escape(t.token)}</span>')
     return f'<div class="importance" style="line-height:2;font-size:1.1em">{" ".join(spans)}</div>'
 
-def importance_rows(e: xp.Explanation) -> list[dict]:
+def importance_rows(e: xp.Explanation,  # token importances from `explain`
+                   ) -> list[dict]:      # one row per token with its importance
     "The numbers behind `importance_html`: token, importance, unknown, truncated."
     return [{'position': t.position, 'token': t.token, 'importance': t.importance, 'unknown': t.unknown, 'truncated': t.truncated} for t in e.tokens]
 
 # %% ../nbs/clients/22_app.ipynb #d7a8bd30
 class UploadError(ValueError): "An uploaded file that cannot be read as a table of texts."
 
-def read_upload(data: bytes, name: str = 'upload.csv'):
+def read_upload(data: bytes,               # the uploaded file's bytes
+                name: str = 'upload.csv',  # its file name (a .tsv name is read as TSV)
+               ):
     "The table in the uploaded file `data` as a pandas DataFrame of strings; `UploadError` when it is not a UTF-8 CSV/TSV with a header and rows."
     import pandas as pd
     if not data.strip(): raise UploadError(f'{name} is empty')
@@ -89,13 +101,17 @@ def read_upload(data: bytes, name: str = 'upload.csv'):
     df.columns = [str(c) for c in df.columns]
     return df
 
-def text_column(columns: Sequence[str]) -> str:
+def text_column(columns: Sequence[str],  # the uploaded table's column names
+               ) -> str:                 # `sentence`, else `text`, else the first column
     "The default text column: `sentence`, else `text`, else the first."
     cols = list(columns)
     return next((c for want in ('sentence', 'text') for c in cols if c.strip().lower() == want), cols[0])
 
 # %% ../nbs/clients/22_app.ipynb #9f1323ba
-def predictions_table(proc: pr.Processor, texts: Sequence[str], batch_size: int = 64):
+def predictions_table(proc: pr.Processor,     # the loaded processor
+                      texts: Sequence[str],   # the texts to classify
+                      batch_size: int = 64,   # texts per model call
+                     ):
     "Classify `texts` with `proc.predict`; a DataFrame with text, label, score and `p(<label>)` for every class."
     import pandas as pd
     names = proc.labels.names
@@ -104,7 +120,8 @@ def predictions_table(proc: pr.Processor, texts: Sequence[str], batch_size: int 
                         columns=['text', 'label', 'score', *[f'p({n})' for n in names]])
 
 # %% ../nbs/clients/22_app.ipynb #ff2280ee
-def show_text(proc: pr.Processor) -> None:
+def show_text(proc: pr.Processor,  # the loaded processor
+             ) -> None:
     "The text box, the prediction, the probability chart, the importances and the debug view."
     import pandas as pd
     text = st.text_area('Text to classify', DEFAULT_TEXT, key='text', max_chars=100_000)
@@ -117,7 +134,9 @@ def show_text(proc: pr.Processor) -> None:
     show_importance(proc, text)
     show_debug(proc, s)
 
-def show_importance(proc: pr.Processor, text: str) -> None:
+def show_importance(proc: pr.Processor,  # the loaded processor
+                    text: str,           # the text to explain
+                   ) -> None:
     "Which words mattered: occlusion importances over the text, and the numbers."
     import pandas as pd
     st.subheader('Which words mattered')
@@ -128,7 +147,9 @@ def show_importance(proc: pr.Processor, text: str) -> None:
     with st.expander('Importance numbers'):
         st.dataframe(pd.DataFrame(importance_rows(e)), hide_index=True)
 
-def show_debug(proc: pr.Processor, s) -> None:
+def show_debug(proc: pr.Processor,  # the loaded processor
+               s,                   # the debug `TextSample` of the text shown
+              ) -> None:
     "Every intermediate step of the debug sample `s`."
     import pandas as pd
     with st.expander('Debug: every step of the pipeline'):
@@ -143,7 +164,8 @@ def show_debug(proc: pr.Processor, s) -> None:
         st.dataframe(pd.DataFrame(trace_rows(s), columns=['step', 'config', 'output']), hide_index=True)
 
 # %% ../nbs/clients/22_app.ipynb #87460473
-def show_upload(proc: pr.Processor) -> None:
+def show_upload(proc: pr.Processor,  # the loaded processor
+                ) -> None:
     "Classify an uploaded CSV/TSV file: choose the text column, see and download the predictions."
     up = st.file_uploader(f'A CSV (or .tsv) file in UTF-8 with a header row; the first {MAX_ROWS} rows are classified',
                           type=['csv', 'tsv', 'txt'], key='upload', max_upload_size=MAX_UPLOAD_MB)
@@ -162,7 +184,8 @@ def show_upload(proc: pr.Processor) -> None:
                        mime='text/csv', key='download')
 
 # %% ../nbs/clients/22_app.ipynb #31f9360f
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None,  # [ARTIFACT]; default: the arguments after `--` of `streamlit run`
+        ) -> None:
     "The page: `argv` (default: the command line after `--`) names the artifact directory."
     st.set_page_config(page_title='nlp_lib demo', layout='wide')
     st.title('nlp_lib text classifier')

@@ -174,7 +174,8 @@ def _cmd_predict(a) -> int:
     return 0
 
 # %% ../nbs/clients/20_cli.ipynb #b159787e
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.g. `['predict', 'model/', 'a fine film']`; None: `sys.argv[1:]`
+        ) -> int:                            # exit status: 0 on success, 2 on an error reported in one line
     "Entry point of the `nlp_lib` console script."
     a = _parser().parse_args(argv)
     from nlp_lib.inference.artifact import ArtifactError
@@ -185,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 # %% ../nbs/clients/20_cli.ipynb #c4563a0e
-def command_reference(width: int = 88) -> str:
+def command_reference(width: int = 88,  # line width of the help text, in characters
+                     ) -> str:
     "Markdown for every `nlp_lib` command: its one-line summary and its full `--help`, generated from the parser itself."
     p = _parser()
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))

@@ -26,8 +26,12 @@ __all__ = ['report_columns', 'scored_chunks', 'PredictionWriter', 'Tally', 'cm_s
            'render_html', 'write_report']
 
 # %% ../nbs/clients/23_report.ipynb #d4f8d391
-def report_columns(path, text_col: str | int | None = None, label_col: str | int | None = None, header: bool = True,
-                   format: str = 'auto') -> tuple[str | int, str | int | None]:
+def report_columns(path,                               # a TSV, CSV, JSONL or Parquet file
+                   text_col: str | int | None = None,  # text column: a name or a position from 0; None: 'sentence', 'text' or position 0
+                   label_col: str | int | None = None, # label column: a name or a position from 0; None: 'label' if there is one
+                   header: bool = True,                # does the first line name the columns? (TSV, CSV)
+                   format: str = 'auto',               # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
+                  ) -> tuple[str | int, str | int | None]:  # text column and label column (None: unlabelled)
     "The text and label columns to read: the given ones; else text `sentence`, `text` or position 0, and labels from a `label` column if there is one (else `None`: unlabelled)."
     cols = table_columns(path, format, header) or []
     if text_col is None:
@@ -38,8 +42,11 @@ def report_columns(path, text_col: str | int | None = None, label_col: str | int
     return text_col, label_col
 
 # %% ../nbs/clients/23_report.ipynb #1a1878e1
-def scored_chunks(proc: Processor, rows: Iterable[tuple[str, str | None]], batch_size: int = 256,
-                  chunk_size: int = 4096) -> Iterator[tuple[list[TextSample], list[str | None]]]:
+def scored_chunks(proc: Processor,                          # the loaded model
+                  rows: Iterable[tuple[str, str | None]],   # `(text, raw label or None)` pairs, e.g. from `iter_table`; read lazily
+                  batch_size: int = 256,                    # texts per model batch
+                  chunk_size: int = 4096,                   # results per yielded chunk (the last may be shorter)
+                 ) -> Iterator[tuple[list[TextSample], list[str | None]]]:
     "`proc.stream` over the texts of `(text, raw label)` `rows`, yielded as chunks of results with their raw labels, in input order."
     gold = deque()
     def texts():
@@ -57,7 +64,12 @@ def scored_chunks(proc: Processor, rows: Iterable[tuple[str, str | None]], batch
 # %% ../nbs/clients/23_report.ipynb #03d7ba75
 class PredictionWriter:
     "Predictions appended chunk by chunk to a CSV file and to a Parquet file (one row group per chunk)."
-    def __init__(self, csv_path, parquet_path, labels: Labels, labelled: bool):
+    def __init__(self,
+                 csv_path,         # the CSV file to create (overwritten)
+                 parquet_path,     # the Parquet file to create (overwritten)
+                 labels: Labels,   # the model's label vocabulary: one `prob_<name>` column per display name
+                 labelled: bool,   # add `gold` and `correct` columns
+                ):
         self.labels, self.names, self.labelled = labels, list(labels.names), labelled
         fields = [('text', pa.string()), ('label', pa.string()), ('score', pa.float64())]
         fields += [(f'prob_{n}', pa.float32()) for n in self.names] + [('abstained', pa.bool_())]
@@ -68,7 +80,10 @@ class PredictionWriter:
         self._csv.writerow(self.schema.names)
         self._parquet = pq.ParquetWriter(parquet_path, self.schema)
 
-    def write(self, samples: Sequence[TextSample], gold: np.ndarray | None = None):
+    def write(self,
+              samples: Sequence[TextSample],   # predicted samples (text, label, score, probs, abstained)
+              gold: np.ndarray | None = None,  # their true class ids; needed when the writer is `labelled`
+             ):
         "Append result `samples` and, when labelled, their gold class ids."
         probs = np.stack([s.probs for s in samples]).astype(np.float32)
         cols = {'text': [s.text for s in samples], 'label': [s.label for s in samples], 'score': [s.score for s in samples],
@@ -85,11 +100,18 @@ class PredictionWriter:
 # %% ../nbs/clients/23_report.ipynb #7352622a
 class Tally:
     "Per row only small numbers (probabilities, gold id, length in words, abstained); the `top_n` most confident mistakes in a bounded heap."
-    def __init__(self, labels: Labels, top_n: int = 20, max_chars: int = 500):
+    def __init__(self,
+                 labels: Labels,       # the model's label vocabulary
+                 top_n: int = 20,      # how many of the most confident mistakes to keep
+                 max_chars: int = 500, # keep at most this many characters of a mistake's text
+                ):
         self.labels, self.names, self.top_n, self.max_chars, self.n = labels, list(labels.names), top_n, max_chars, 0
         self._probs, self._gold, self._words, self._abstained, self._heap = [], [], [], [], []
 
-    def add(self, samples: Sequence[TextSample], gold: np.ndarray | None = None):
+    def add(self,
+            samples: Sequence[TextSample],   # predicted samples (text, probs, abstained)
+            gold: np.ndarray | None = None,  # their true class ids; None: unlabelled (then for every chunk)
+           ):
         "Record a chunk of result `samples` and, when labelled, their gold class ids."
         probs = np.stack([s.probs for s in samples])
         self._probs.append(probs)
@@ -117,7 +139,8 @@ class Tally:
         return [{'row': 1 - r, 'confidence': c, 'gold': g, 'predicted': p, 'text': t} for (c, r, t, _, _), g, p in zip(top, gold, pred)]
 
 # %% ../nbs/clients/23_report.ipynb #b46e453c
-def cm_scores(cms) -> dict[str, np.ndarray]:
+def cm_scores(cms,  # one (C, C) confusion matrix or a stack `(..., C, C)` of them
+             ) -> dict[str, np.ndarray]:  # 'accuracy' and 'macro_f1', one value per matrix
     "Accuracy and macro-F1 of confusion matrices `(..., C, C)` (rows true, columns predicted)."
     cms = np.asarray(cms, dtype=np.float64)
     tp = np.diagonal(cms, axis1=-2, axis2=-1)
@@ -125,7 +148,11 @@ def cm_scores(cms) -> dict[str, np.ndarray]:
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
     return {'accuracy': tp.sum(-1) / cms.sum((-2, -1)), 'macro_f1': f1.mean(-1)}
 
-def bootstrap_ci(cm, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, list[float]]:
+def bootstrap_ci(cm,                    # (C, C) counts, rows true, columns predicted
+                 n_boot: int = 1000,    # number of bootstrap resamples
+                 seed: int = 0,         # random seed of the resampling
+                 level: float = 0.95,   # coverage of the interval, in (0, 1)
+                ) -> dict[str, list[float]]:  # `[low, high]` for 'accuracy' and 'macro_f1'
     "Percentile bootstrap intervals of accuracy and macro-F1 from confusion matrix `cm`: each resample of the rows is one multinomial draw over its cells."
     cm = np.asarray(cm, dtype=np.int64)
     n = int(cm.sum())
@@ -134,13 +161,18 @@ def bootstrap_ci(cm, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> 
     return {k: [float(x) for x in np.percentile(v, q)] for k, v in cm_scores(draws).items()}
 
 # %% ../nbs/clients/23_report.ipynb #0589a6b8
-def coverage_curve(conf: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def coverage_curve(conf: np.ndarray,     # top-class probability of each row (N,)
+                   correct: np.ndarray,  # whether each row's prediction is right (N,), bool
+                  ) -> tuple[np.ndarray, np.ndarray]:  # coverage and accuracy, each (N,)
     "Coverage k/N and accuracy on the k most confident rows, for every k."
     order = np.argsort(-conf, kind='stable')
     k = np.arange(1, len(conf) + 1)
     return k / len(conf), np.cumsum(correct[order]) / k
 
-def coverage_table(conf: np.ndarray, correct: np.ndarray, thresholds: Sequence[float] = (0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)) -> list[dict]:
+def coverage_table(conf: np.ndarray,     # top-class probability of each row (N,)
+                   correct: np.ndarray,  # whether each row's prediction is right (N,), bool
+                   thresholds: Sequence[float] = (0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99),  # confidence thresholds in [0, 1], one table row each
+                  ) -> list[dict]:
     "Per confidence threshold: rows kept (confidence ≥ threshold), their share, and their accuracy (`None` when none is kept)."
     out = []
     for t in thresholds:
@@ -148,14 +180,21 @@ def coverage_table(conf: np.ndarray, correct: np.ndarray, thresholds: Sequence[f
         out.append({'threshold': t, 'n': int(keep.sum()), 'coverage': float(keep.mean()), 'accuracy': float(correct[keep].mean()) if keep.any() else None})
     return out
 
-def length_buckets(words: np.ndarray, correct: np.ndarray, edges: Sequence[int] = (5, 10, 20, 40)) -> list[dict]:
+def length_buckets(words: np.ndarray,    # length of each text in words (N,)
+                   correct: np.ndarray,  # whether each row's prediction is right (N,), bool
+                   edges: Sequence[int] = (5, 10, 20, 40),  # increasing upper bounds (in words, inclusive) of all buckets but the last
+                  ) -> list[dict]:
     "Accuracy by text length in words, in buckets 1–5, 6–10, 11–20, 21–40, 41+ (with the default `edges`); empty buckets are left out."
     b = np.searchsorted(edges, words, side='left')
     names = [f'1–{edges[0]}'] + [f'{lo + 1}–{hi}' for lo, hi in zip(edges, edges[1:])] + [f'{edges[-1] + 1}+']
     return [{'words': names[i], 'n': int((b == i).sum()), 'accuracy': float(correct[b == i].mean())} for i in range(len(names)) if (b == i).any()]
 
 # %% ../nbs/clients/23_report.ipynb #124fcf05
-def summarize(tally: Tally, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+def summarize(tally: Tally,          # what was recorded while scoring
+              n_boot: int = 1000,    # bootstrap resamples for the confidence intervals (labelled data only)
+              seed: int = 0,         # random seed of the bootstrap
+              level: float = 0.95,   # coverage of the confidence intervals, in (0, 1)
+             ) -> dict:
     "The report's numbers from a `tally`, as JSON-able built-ins."
     probs, gold, words, abstained = tally.arrays()
     conf, pred, C = probs.max(1), probs.argmax(1), len(tally.names)
@@ -171,13 +210,18 @@ def summarize(tally: Tally, n_boot: int = 1000, seed: int = 0, level: float = 0.
             'coverage': coverage_table(conf, correct), 'length_buckets': length_buckets(words, correct)}
 
 # %% ../nbs/clients/23_report.ipynb #964df0d1
-def png_uri(fig: Figure, dpi: int = 96) -> str:
+def png_uri(fig: Figure,    # a matplotlib figure
+            dpi: int = 96,  # resolution of the PNG, in dots per inch
+           ) -> str:
     "The figure as a `data:` URI holding a PNG, to embed in a page that must stand alone."
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=dpi)
     return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode('ascii')
 
-def plot_coverage(conf: np.ndarray, correct: np.ndarray, table: list[dict]) -> Figure:
+def plot_coverage(conf: np.ndarray,     # top-class probability of each row (N,)
+                  correct: np.ndarray,  # whether each row's prediction is right (N,), bool
+                  table: list[dict],    # `coverage_table` rows, marked on the curve
+                 ) -> Figure:
     "Accuracy against coverage when abstaining below a confidence threshold, the table's thresholds marked."
     cov, acc = coverage_curve(conf, correct)
     idx = np.unique(np.linspace(0, len(cov) - 1, 400).astype(int))      # 400 points draw the same line as 200,000
@@ -196,7 +240,10 @@ def plot_coverage(conf: np.ndarray, correct: np.ndarray, table: list[dict]) -> F
     ax.grid(alpha=0.3)
     return fig
 
-def plot_confidence(conf: np.ndarray, correct: np.ndarray | None = None, bins: int = 20) -> Figure:
+def plot_confidence(conf: np.ndarray,                  # top-class probability of each row (N,)
+                    correct: np.ndarray | None = None, # whether each row's prediction is right (N,), bool; None: one plain histogram
+                    bins: int = 20,                    # number of bins over the full [0, 1] range (only those above the lowest confidence are drawn)
+                   ) -> Figure:
     "Histogram of the top-class confidence; stacked right and wrong when `correct` is given."
     fig = Figure(figsize=(5.5, 3.5), layout='constrained')
     ax = fig.subplots()
@@ -225,7 +272,10 @@ def _esc(x) -> str: return html.escape(str(x), quote=True)
 def _f(x, d: int = 3) -> str: return '–' if x is None else f'{x:.{d}f}'
 def _pct(x) -> str: return '–' if x is None else f'{100 * x:.1f}%'
 
-def html_table(headers: Sequence[str], rows: Iterable[Sequence], text_cols: Sequence[int] = (0,)) -> str:
+def html_table(headers: Sequence[str],          # column headings; a column headed 'text' gets wrapped text
+               rows: Iterable[Sequence],        # cell values, one sequence per row, converted with `str` and escaped
+               text_cols: Sequence[int] = (0,), # positions of the left-aligned columns; the rest are right-aligned
+              ) -> str:
     "An HTML table with every cell escaped; columns in `text_cols` are left-aligned."
     cls = lambda j, c='t': f' class="{c}"' if j in text_cols else ''
     head = ''.join(f'<th{cls(j)}>{_esc(h)}</th>' for j, h in enumerate(headers))
@@ -262,7 +312,12 @@ def _unlabelled_body(s: dict, img: dict) -> str:
     return (f'<div class="cards">{cards}</div><p class="note">No gold labels: the file has no label column, so this report shows predictions only.</p>'
             f'<h2>Predicted labels</h2>{counts}<h2>Confidence</h2>{_img(img["confidence"], "confidence histogram")}')
 
-def render_html(s: dict, images: dict[str, str], mistakes: list[dict], data_name: str, artifact_name: str) -> str:
+def render_html(s: dict,                  # the summary, from `summarize`
+                images: dict[str, str],   # `data:` URIs of the plots: 'confidence', and for labelled data 'confusion', 'reliability', 'coverage'
+                mistakes: list[dict],     # the most confident mistakes, from `Tally.mistakes` (unused when unlabelled)
+                data_name: str,           # name of the data file, shown in the title
+                artifact_name: str,       # name of the model artifact, shown in the heading
+               ) -> str:
     "The whole self-contained page for summary `s`, its plots (`data:` URIs) and the most confident mistakes."
     kind = 'labelled' if s['labelled'] else 'unlabelled'
     when = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
@@ -292,9 +347,21 @@ def _progress(progress: bool, total: int | None = None):
     from tqdm.auto import tqdm
     return tqdm(total=total, unit=' rows', desc='report', disable=not progress, mininterval=0.5 if sys.stderr.isatty() else 30, file=sys.stderr)
 
-def write_report(artifact, data, out, text_col: str | int | None = None, label_col: str | int | None = None, header: bool = True,
-                 format: str = 'auto', batch_size: int = 256, chunk_size: int = 4096, progress: bool = True, bad_rows: str = 'fail',
-                 top_n: int = 20, n_boot: int = 1000, seed: int = 0) -> dict:
+def write_report(artifact,                           # a saved processor, as `Processor.load` takes it
+                 data,                               # the TSV, CSV, JSONL or Parquet file to score
+                 out,                                # output directory, created if missing; its report files are overwritten
+                 text_col: str | int | None = None,  # text column: a name or a position from 0; None: 'sentence', 'text' or position 0
+                 label_col: str | int | None = None, # column of raw labels: a name or a position from 0; None: 'label' if there is one, else unlabelled
+                 header: bool = True,                # does the first line name the columns? (TSV, CSV)
+                 format: str = 'auto',               # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
+                 batch_size: int = 256,              # texts per model batch
+                 chunk_size: int = 4096,             # rows scored and written at a time (bounds memory)
+                 progress: bool = True,              # show a progress bar on stderr
+                 bad_rows: str = 'fail',             # 'fail': raise `DataError` at the first bad row; 'skip': skip and count them
+                 top_n: int = 20,                    # how many of the most confident mistakes to list
+                 n_boot: int = 1000,                 # bootstrap resamples for the confidence intervals
+                 seed: int = 0,                      # random seed of the bootstrap
+                ) -> dict:
     "Score `data` with the saved model `artifact`, streaming; write predictions (CSV, Parquet), `summary.json` and `report.html` to `out`; return the summary with `paths`."
     t0, data, out = time.perf_counter(), Path(data), Path(out)
     proc = Processor.load(artifact)

@@ -91,7 +91,9 @@ def config(self: Augmentation) -> dict[str, Any]:
     return {'type': self.type_name, **self.model_dump(mode='json')}
 
 @patch(cls_method=True)
-def from_config(cls: Augmentation, cfg: dict[str, Any]) -> Augmentation:
+def from_config(cls: Augmentation,
+                cfg: dict[str, Any],  # `{'type': registered name, **settings}`, e.g. `{'type': 'nlp_lib.RandomSwap.v1', 'p': 0.2}`
+               ) -> Augmentation:
     "Build a registered augmentation from its config `{'type': name, **settings}`."
     cfg = dict(cfg)
     if 'type' not in cfg: raise ValueError(f"an augmentation config needs a 'type', one of {augmentations.names()}; got {cfg}")
@@ -111,11 +113,17 @@ class Augmenter(BaseModel):
     p_apply: float = Field(1.0, ge=0, le=1)
 
     @staticmethod
-    def rng_for(seed: int, epoch: int, index: int) -> np.random.Generator:
+    def rng_for(seed: int,   # the run's seed
+                epoch: int,  # the epoch number
+                index: int,  # the sample's position in the dataset
+               ) -> np.random.Generator:
         "The generator for sample `index` in `epoch`: independent of data-loader order and workers."
         return np.random.default_rng([seed, epoch, index])
 
-    def augment_ids(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def augment_ids(self,
+                    ids: np.ndarray,           # 1-D token ids; not modified
+                    rng: np.random.Generator,  # source of all random draws (e.g. from `rng_for`)
+                   ) -> np.ndarray:            # 1-D int64
         "The augmented copy of `ids`."
         ids = np.asarray(ids, dtype=np.int64)
         if rng.random() >= self.p_apply: return ids.copy()
@@ -142,7 +150,9 @@ class AugmentConfig(BaseModel):
 
 # %% ../../nbs/training/12_augment.ipynb #23c41182
 @patch
-def build(self: AugmentConfig, num: Numericalize) -> Augmenter | None:
+def build(self: AugmentConfig,
+          num: Numericalize,  # the fitted `Numericalize` step of the pre-processing
+         ) -> Augmenter | None:  # None when disabled or every probability is 0
     "The `Augmenter` for the fitted vocabulary `num`, which gives the mask id, the first regular id and the vocabulary size."
     if not self.enabled: return None
     if not isinstance(num, Numericalize): raise TypeError(f'AugmentConfig.build takes the fitted Numericalize, build(num); got {type(num).__name__}')

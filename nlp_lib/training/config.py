@@ -68,7 +68,9 @@ class PostprocessConfig(_Section):
     label_names: dict[str, str] | None = None
     top_k: int = Field(3, ge=1)
     min_score: float | None = Field(None, ge=0, le=1)
-    def build(self, labels: Labels): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score)
+    def build(self,
+              labels: Labels,  # the label vocabulary: its display names label the outputs
+             ): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score)
 
 class TrackingConfig(_Section):
     "Where runs are recorded: a run directory under `runs_dir`, and MLflow (local store unless MLFLOW_TRACKING_URI is set)."
@@ -90,7 +92,9 @@ class TrainConfig(_Section):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     seed: int = 42
 
-    def to_yaml(self, only_changes: bool = False) -> str:
+    def to_yaml(self,
+                only_changes: bool = False,  # keep only the values that differ from `TrainConfig()`'s; False: every value
+               ) -> str:
         "The config as YAML: complete (what a run records), or only what differs from the defaults."
         d = self.model_dump(mode='json')
         if only_changes: d = _diff(d, TrainConfig().model_dump(mode='json'))
@@ -118,7 +122,8 @@ def _format_errors(e: ValidationError, source: str = '') -> str:
         lines.append(f'  {key}: {msg}{got}')
     return f'invalid config{" in " + source if source else ""}:\n' + '\n'.join(lines)
 
-def parse_override(item: str) -> tuple[list[str], Any]:
+def parse_override(item: str,  # 'dotted.key=value', e.g. 'trainer.epochs=3'; an empty value is the empty string
+                  ) -> tuple[list[str], Any]:  # the key path and the parsed value
     "`'trainer.epochs=3'` → `(['trainer', 'epochs'], 3)`; the value is read as YAML (numbers, booleans, lists, null)."
     if '=' not in item: raise ConfigError(f'override {item!r} must look like key.subkey=value')
     key, value = item.split('=', 1)
@@ -140,7 +145,9 @@ def _merge(base: dict, new: dict) -> dict:
     return base
 
 # %% ../../nbs/training/16_config.ipynb #3b7dcd24
-def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+def load_config(path: str | Path | None = None,  # a YAML file of config sections; None: defaults only
+                overrides: Sequence[str] = (),   # 'dotted.key=value' items applied after the file, values read as YAML
+               ) -> TrainConfig:
     "Defaults, then the YAML file at `path` (only what differs), then `overrides` like 'trainer.epochs=3'."
     d: dict = {}
     src = str(path) if path else 'defaults'

@@ -37,7 +37,11 @@ class BadRows(BaseModel):
     keep: int = 20
     @property
     def total(self) -> int: return sum(self.counts.values())
-    def add(self, file, line: int, reason: str):
+    def add(self,
+            file,         # the file the row is in
+            line: int,    # its line number, counted from 1 (for Parquet: the row number)
+            reason: str,  # why it was skipped, e.g. 'empty text' or 'wrong number of fields'
+           ):
         self.counts[reason] = self.counts.get(reason, 0) + 1
         if len(self.examples) < self.keep: self.examples.append(BadRow(file=str(file), line=line, reason=reason))
     def __str__(self):
@@ -130,7 +134,9 @@ _REASONS = {'undecodable bytes', 'empty line', 'wrong number of fields', 'invali
 # %% ../../nbs/training/10_data.ipynb #7587b3ef
 _SUFFIXES = {'.tsv': 'tsv', '.csv': 'csv', '.jsonl': 'jsonl', '.json': 'jsonl', '.parquet': 'parquet', '.pq': 'parquet'}
 
-def table_format(path, format: str = 'auto') -> str:
+def table_format(path,                # the table file; it must exist
+                 format: str = 'auto', # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the suffix (.tsv, .csv, .jsonl/.json, .parquet/.pq)
+                ) -> str:              # one of 'tsv', 'csv', 'jsonl', 'parquet'
     "The format of the file at `path`: `format`, or the one its suffix tells; a missing file or an unknown suffix raises `DataError`."
     path = Path(path)
     if not path.exists(): raise DataError(f'{path}: file not found')
@@ -152,8 +158,16 @@ def _good_rows(path, fmt: str, text_col, label_col, header: bool = True, bad_row
         if report is not None: report.add(path, n, reason)
 
 # %% ../../nbs/training/10_data.ipynb #e9f17535
-def read_table(path, text_col: str | int = 'sentence', label_col: str | int = 'label', format: str = 'auto', bad_rows: str = 'skip',
-               known_labels=None, limit: int | None = None, report: BadRows | None = None, header: bool = True) -> tuple[list[str], list[str]]:
+def read_table(path,                              # a TSV, CSV, JSONL or Parquet file
+               text_col: str | int = 'sentence',  # text column: a name, or a position counted from 0 (not for JSONL)
+               label_col: str | int = 'label',    # label column: a name, or a position counted from 0 (not for JSONL)
+               format: str = 'auto',              # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
+               bad_rows: str = 'skip',            # 'skip': count bad rows in `report`; 'fail': raise `DataError` at the first
+               known_labels=None,                 # if given, rows whose label is not among these are bad ('unknown label'); None: any label
+               limit: int | None = None,          # read at most this many usable rows; None: all
+               report: BadRows | None = None,     # collects the skipped rows; None: a throwaway one
+               header: bool = True,               # does the first line name the columns? (TSV, CSV; must be true for JSONL, Parquet)
+              ) -> tuple[list[str], list[str]]:   # texts and raw labels, stripped, as strings
     "Texts and raw labels (as strings) from a TSV, CSV, JSONL or Parquet file; columns by name or position (`int`); bad rows are skipped into `report` or raise `DataError`."
     path = Path(path)
     report = report if report is not None else BadRows()
@@ -165,7 +179,10 @@ def read_table(path, text_col: str | int = 'sentence', label_col: str | int = 'l
     return texts, labels
 
 # %% ../../nbs/training/10_data.ipynb #a167ffab
-def table_columns(path, format: str = 'auto', header: bool = True) -> list[str] | None:
+def table_columns(path,                 # a TSV, CSV, JSONL or Parquet file
+                  format: str = 'auto',  # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
+                  header: bool = True,   # does the first line name the columns? false: `None` for TSV and CSV
+                 ) -> list[str] | None:  # the column names, in file order
     "The column names of a table (for JSON lines: the keys of its first object); `None` for a TSV or CSV read without a header."
     path = Path(path)
     fmt = table_format(path, format)
@@ -181,8 +198,14 @@ def table_columns(path, format: str = 'auto', header: bool = True) -> list[str] 
             if isinstance(obj, dict): return list(obj)
     return []
 
-def iter_table(path, text_col: str | int = 'sentence', label_col: str | int | None = None, format: str = 'auto', header: bool = True,
-               bad_rows: str = 'skip', report: BadRows | None = None) -> Iterator[tuple[str, str | None]]:
+def iter_table(path,                                # a TSV, CSV, JSONL or Parquet file
+               text_col: str | int = 'sentence',    # text column: a name, or a position counted from 0 (not for JSONL)
+               label_col: str | int | None = None,  # label column, as `text_col`; None: read texts only
+               format: str = 'auto',                # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
+               header: bool = True,                 # does the first line name the columns? (TSV, CSV; must be true for JSONL, Parquet)
+               bad_rows: str = 'skip',              # 'skip': leave bad rows out (counted in `report`); 'fail': raise `DataError` at the first
+               report: BadRows | None = None,       # collects the skipped rows; None: not recorded
+              ) -> Iterator[tuple[str, str | None]]: # lazy `(text, raw label)` pairs
     "`(text, raw label)` pairs streamed from a TSV, CSV, JSONL or Parquet file, as `read_table` reads them; labels are `None` without `label_col`."
     path = Path(path)
     rows = _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report)   # the file and format are checked now
@@ -192,7 +215,11 @@ def iter_table(path, text_col: str | int = 'sentence', label_col: str | int | No
 SST2_URL = 'https://dl.fbaipublicfiles.com/glue/data/SST-2.zip'
 SST2_MD5 = {'train.tsv': '2923754b672f7ec42a27bafabdfd5e3c', 'dev.tsv': '268856b487b2a31a28c0a93daaff7288'}
 
-def fetch_sst2(dest, url: str = SST2_URL, md5: dict[str, str] = SST2_MD5, progress: bool = True) -> Path:
+def fetch_sst2(dest,                              # directory to put train.tsv and dev.tsv in; created if missing
+               url: str = SST2_URL,               # where to download the GLUE SST-2 zip archive from
+               md5: dict[str, str] = SST2_MD5,    # expected md5 hex digest of each file to extract, by file name
+               progress: bool = True,             # show a download progress bar (needs tqdm)
+              ) -> Path:                          # `dest`
     "Download GLUE SST-2 into `dest` (train.tsv, dev.tsv), verifying md5 checksums (with a progress bar unless `progress` is false); returns `dest`."
     dest = Path(dest)
     if all((dest / n).exists() and hashlib.md5((dest / n).read_bytes()).hexdigest() == h for n, h in md5.items()): return dest
@@ -239,7 +266,8 @@ DATASETS: dict[str, NamedDataset] = {
     'sst2': NamedDataset('train.tsv', 'dev.tsv', 'sentence', 'label', label_names={'0': 'negative', '1': 'positive'}, fetch=fetch_sst2),
 }
 
-def named_dataset(name: str) -> tuple[NamedDataset, Path]:
+def named_dataset(name: str,                          # dataset name, e.g. 'sst2'; unknown names get the `NamedDataset` defaults
+                 ) -> tuple[NamedDataset, Path]:     # its definition and its data directory
     "The definition of dataset `name` and the directory holding its files (fetched first when it can be)."
     ds = DATASETS.get(name, NamedDataset())
     try: return ds, data_dir(name)
@@ -274,7 +302,8 @@ class DataSource:
     header: bool
     label_names: Mapping[str, str] = field(default_factory=dict)
 
-def data_source(cfg: DataConfig) -> DataSource:
+def data_source(cfg: DataConfig,  # the data section of a config: a train file, or a dataset name
+               ) -> DataSource:
     "The files, columns, header and display names that `cfg` means."
     if cfg.train: ds, files = NamedDataset(), (Path(cfg.train), Path(cfg.valid) if cfg.valid else None)
     elif cfg.name:
@@ -308,7 +337,9 @@ def _split(tx, ty, cfg: DataConfig):
     return vx, vy, [tx[i] for i in t], [ty[i] for i in t]
 
 # %% ../../nbs/training/10_data.ipynb #83681a69
-def load_data(cfg: DataConfig | None = None, label_names: Mapping[str, str] | None = None) -> DataBundle:
+def load_data(cfg: DataConfig | None = None,                # what to read and how; None: the defaults (SST-2)
+              label_names: Mapping[str, str] | None = None,  # display name by raw label; None: the dataset's own names
+             ) -> DataBundle:
     "Read the training (and validation) data described by `cfg`; `label_names` overrides the dataset's display names."
     cfg = cfg or DataConfig()
     src = data_source(cfg)
@@ -327,13 +358,15 @@ def load_data(cfg: DataConfig | None = None, label_names: Mapping[str, str] | No
     return DataBundle(tx, labels.encode(ty).tolist(), vx, labels.encode(vy).tolist(), labels, files, rep)
 
 # %% ../../nbs/training/10_data.ipynb #73c62ece
-def file_sha256(path) -> str:
+def file_sha256(path,    # the file to hash
+               ) -> str: # hex digest
     "The sha256 of the file at `path`, read in 1 MiB chunks."
     h = hashlib.sha256()
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
-def data_hashes(bundle: DataBundle) -> dict[str, str]:
+def data_hashes(bundle: DataBundle,  # data read by `load_data`
+               ) -> dict[str, str]:  # hex sha256 by resolved file path
     "sha256 of every file `bundle` was read from."
     return {str(Path(p).resolve()): file_sha256(p) for p in bundle.files}

@@ -18,7 +18,9 @@ from ..inference.processor import fit_preprocess, apply_preprocess
 __all__ = ['make_samples', 'SampleDataset', 'BucketedDL', 'build_dataloaders']
 
 # %% ../../nbs/training/11_dataloaders.ipynb #9ecd02c8
-def make_samples(texts: Sequence[str], targets: Sequence[int] | None = None) -> list[TextSample]:
+def make_samples(texts: Sequence[str],                  # raw texts
+                 targets: Sequence[int] | None = None,  # class id of each text (same length as `texts`); None: unlabelled
+                ) -> list[TextSample]:
     "Raw `TextSample`s with gold `targets` (class ids, as `Labels.encode` gives them)."
     if targets is not None and len(targets) != len(texts): raise ValueError(f'{len(texts)} texts but {len(targets)} targets')
     return [TextSample(text=t, target=None if targets is None else int(y)) for t, y in zip(texts, targets if targets is not None else [None] * len(texts))]
@@ -26,7 +28,12 @@ def make_samples(texts: Sequence[str], targets: Sequence[int] | None = None) -> 
 # %% ../../nbs/training/11_dataloaders.ipynb #35ec73aa
 class SampleDataset:
     "Pre-processed samples; `augment(sample, rng)`, if given, is applied on the fly with an rng keyed on (seed, epoch, index)."
-    def __init__(self, samples: Sequence[TextSample], pad_id: int = 0, augment: Callable | None = None, seed: int = 0):
+    def __init__(self,
+                 samples: Sequence[TextSample],    # pre-processed samples: every one needs `input_ids`
+                 pad_id: int = 0,                  # token id the loaders pad batches with
+                 augment: Callable | None = None,  # `augment(sample, rng)` → a new sample; None: samples as they are
+                 seed: int = 0,                    # seeds the augmentation draws (and the training loader's shuffling)
+                ):
         missing = [i for i, s in enumerate(samples) if s.input_ids is None]
         if missing: raise ValueError(f'samples {missing[:5]} are not pre-processed (no input_ids)')
         self.samples, self.pad_id, self.augment, self.seed, self.epoch = list(samples), pad_id, augment, seed, 0
@@ -55,14 +62,25 @@ class BucketedDL(DataLoader):
         batches = [flat[i:i + bs] for i in range(0, n, bs)]
         if self.drop_last and len(batches[-1]) < bs: batches = batches[:-1]
         return np.concatenate([batches[i] for i in rng.permutation(len(batches))]).tolist()
-    def create_batch(self, items):
+    def create_batch(self,
+                     items,  # samples of one batch
+                    ):
         b = collate(items, pad_id=self.dataset.pad_id)
         return (b.input_ids, b.lengths, b.targets)
-    def retain(self, res, b): return res
+    def retain(self,
+               res,  # the collated batch
+               b,    # the items it came from (ignored: `res` is returned as it is)
+              ): return res
 
 # %% ../../nbs/training/11_dataloaders.ipynb #b7194a27
-def build_dataloaders(train: Sequence[TextSample], valid: Sequence[TextSample], pad_id: int, bs: int = 64,
-                      augment: Callable | None = None, seed: int = 0, device=None) -> DataLoaders:
+def build_dataloaders(train: Sequence[TextSample],        # pre-processed training samples, each with a `target`
+                      valid: Sequence[TextSample],        # pre-processed validation samples, each with a `target`
+                      pad_id: int,                        # token id to pad batches with
+                      bs: int = 64,                       # training batch size (validation uses twice it); incomplete training batches are dropped
+                      augment: Callable | None = None,    # `augment(sample, rng)` applied to training samples on the fly; None: none
+                      seed: int = 0,                      # seeds the shuffling and the augmentation draws
+                      device=None,                        # torch device for the batches; None: CUDA when available, else CPU
+                     ) -> DataLoaders:
     "fastai `DataLoaders` for pre-processed `train` and `valid` samples (augmentation on `train` only)."
     if any(s.target is None for s in list(train) + list(valid)): raise ValueError('every training and validation sample needs a target')
     dev = device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')

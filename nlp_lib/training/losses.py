@@ -24,14 +24,23 @@ def _plain(t) -> torch.Tensor:
 
 class ClassificationLoss(nn.Module):
     "Base of the single-label losses: softmax `activation`, arg-max `decodes`, `reduction` in ('mean', 'sum', 'none'), optional class `weight`."
-    def __init__(self, weight=None, reduction: str = 'mean'):
+    def __init__(self,
+                 weight=None,                 # per-class weights, one per model output (e.g. from `class_weights`); None: all 1
+                 reduction: str = 'mean',     # 'mean' (weighted mean over rows), 'sum', or 'none' (one loss per row)
+                ):
         super().__init__()
         if reduction not in ('mean', 'sum', 'none'): raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
         self.register_buffer('weight', None if weight is None else torch.as_tensor(np.asarray(weight), dtype=torch.float32).flatten())
 
-    def activation(self, x: torch.Tensor) -> torch.Tensor: return F.softmax(x, dim=-1)
-    def decodes(self, x: torch.Tensor) -> torch.Tensor: return x.argmax(dim=-1)
+    def activation(self,
+                   x: torch.Tensor,  # logits (..., C)
+                  ) -> torch.Tensor: # probabilities (..., C)
+        return F.softmax(x, dim=-1)
+    def decodes(self,
+                x: torch.Tensor,  # logits or probabilities (..., C)
+               ) -> torch.Tensor: # predicted class ids (...)
+        return x.argmax(dim=-1)
 
     def _inputs(self, logits, targets):
         "Logits as float (B, C), targets as long (B,), and the weight on the logits' device."
@@ -50,12 +59,19 @@ class ClassificationLoss(nn.Module):
 @losses.register('nlp_lib.CrossEntropy.v1')
 class CrossEntropy(ClassificationLoss):
     "Cross-entropy on logits, with optional `label_smoothing` and per-class `weight` (weighted mean, as in `F.cross_entropy`)."
-    def __init__(self, label_smoothing: float = 0.0, weight=None, reduction: str = 'mean'):
+    def __init__(self,
+                 label_smoothing: float = 0.0,  # in [0, 1): share of the target mass spread uniformly over all classes; 0: none
+                 weight=None,                 # per-class weights, one per model output (e.g. from `class_weights`); None: all 1
+                 reduction: str = 'mean',     # 'mean' (weighted mean over rows), 'sum', or 'none' (one loss per row)
+                ):
         super().__init__(weight, reduction)
         if not 0 <= label_smoothing < 1: raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
         self.label_smoothing = label_smoothing
 
-    def forward(self, logits, targets) -> torch.Tensor:
+    def forward(self,
+                logits,   # model outputs (B, C), or (members, B, C) for an ensemble in training
+                targets,  # class ids (B,)
+               ) -> torch.Tensor:  # scalar, or (B,) with reduction 'none'
         logits, targets, w = self._inputs(logits, targets)
         return F.cross_entropy(logits, targets, weight=w, label_smoothing=self.label_smoothing, reduction=self.reduction)
 
@@ -65,12 +81,19 @@ class CrossEntropy(ClassificationLoss):
 @losses.register('nlp_lib.FocalLoss.v1')
 class FocalLoss(ClassificationLoss):
     "Focal loss `−w_y·(1 − p_y)^gamma·log p_y` on logits; equals (weighted) cross-entropy when `gamma` is 0."
-    def __init__(self, gamma: float = 2.0, weight=None, reduction: str = 'mean'):
+    def __init__(self,
+                 gamma: float = 2.0,          # focusing exponent (>= 0): larger down-weights well-classified rows more; 0: cross-entropy
+                 weight=None,                 # per-class weights, one per model output (e.g. from `class_weights`); None: all 1
+                 reduction: str = 'mean',     # 'mean' (weighted mean over rows), 'sum', or 'none' (one loss per row)
+                ):
         super().__init__(weight, reduction)
         if gamma < 0: raise ValueError(f'gamma must be >= 0, got {gamma}')
         self.gamma = gamma
 
-    def forward(self, logits, targets) -> torch.Tensor:
+    def forward(self,
+                logits,   # model outputs (B, C), or (members, B, C) for an ensemble in training
+                targets,  # class ids (B,)
+               ) -> torch.Tensor:  # scalar, or (B,) with reduction 'none'
         logits, targets, w = self._inputs(logits, targets)
         logp_t = F.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
         loss = -(-torch.expm1(logp_t)).pow(self.gamma) * logp_t       # 1 - p_t, computed accurately when p_t is near 1
@@ -88,7 +111,9 @@ def _inverse_frequency(counts) -> torch.Tensor:
     w = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
     return torch.tensor(w * (counts > 0).sum() / w.sum(), dtype=torch.float32)
 
-def class_weights(targets, n_classes: int) -> torch.Tensor:
+def class_weights(targets,          # training class ids (any shape; flattened)
+                  n_classes: int,   # number of classes (model outputs)
+                 ) -> torch.Tensor: # float32 (n_classes,)
     "Per-class weights ∝ 1 / frequency in `targets`, averaging 1 over the classes present; absent classes get 0."
     t = np.asarray(_plain(targets)).reshape(-1).astype(np.int64)
     if t.size and (t.min() < 0 or t.max() >= n_classes): raise ValueError(f'targets must be class ids in [0, {n_classes}), found {t.min()}..{t.max()}')
@@ -126,7 +151,11 @@ class LossConfig(BaseModel):
 
 # %% ../../nbs/training/13_losses.ipynb #86c33414
 @patch
-def build(self: LossConfig, targets=None, n_classes: int | None = None, counts=None) -> ClassificationLoss:
+def build(self: LossConfig,
+          targets=None,                   # training class ids, to compute class weights from; only used with `class_weights`
+          n_classes: int | None = None,   # number of classes; needed with `targets`
+          counts=None,                    # training rows per class, used instead of `targets` and `n_classes` when given
+         ) -> ClassificationLoss:
     "The loss module; `class_weights=True` needs the training `targets` and `n_classes`, or the class `counts`."
     takes = _takes(self.name)
     params = {k: getattr(self, k) for k in _SETTINGS if k in takes}

@@ -36,24 +36,35 @@ def _pred_targ(preds, targets, n_classes: int | None = None) -> tuple[np.ndarray
     return p, t, n_classes
 
 # %% ../../nbs/training/14_metrics.ipynb #9753e355
-def accuracy(preds, targets) -> float:
+def accuracy(preds,    # predicted class ids (N,), or scores (N, C) to arg-max
+             targets,  # true class ids (N,)
+            ) -> float:  # in [0, 1]
     "Share of `preds` (ids, or scores to arg-max) equal to `targets`."
     p, t, _ = _pred_targ(preds, targets)
     return float(skm.accuracy_score(t, p))
 
 # %% ../../nbs/training/14_metrics.ipynb #13888ac1
-def confusion_matrix(preds, targets, n_classes: int | None = None) -> np.ndarray:
+def confusion_matrix(preds,                          # predicted class ids (N,), or scores (N, C) to arg-max
+                     targets,                        # true class ids (N,)
+                     n_classes: int | None = None,   # number of classes; None: C of the scores, else the largest id + 1
+                    ) -> np.ndarray:                 # (n_classes, n_classes) counts
     "`cm[i, j]`: number of examples of true class `i` predicted as class `j`."
     p, t, n = _pred_targ(preds, targets, n_classes)
     return skm.confusion_matrix(t, p, labels=range(n))
 
 # %% ../../nbs/training/14_metrics.ipynb #f0c52601
-def precision_recall_f1(preds, targets, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def precision_recall_f1(preds,                         # predicted class ids (N,), or scores (N, C) to arg-max
+                        targets,                       # true class ids (N,)
+                        n_classes: int | None = None,  # number of classes; None: C of the scores, else the largest id + 1
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # four arrays of length `n_classes`
     "Per-class `(precision, recall, f1, support)` over all `n_classes` classes; a ratio with a zero denominator is 0."
     p, t, n = _pred_targ(preds, targets, n_classes)
     return skm.precision_recall_fscore_support(t, p, labels=range(n), zero_division=0)
 
-def macro_f1(preds, targets, n_classes: int | None = None) -> float:
+def macro_f1(preds,                         # predicted class ids (N,), or scores (N, C) to arg-max
+             targets,                       # true class ids (N,)
+             n_classes: int | None = None,  # number of classes; None: C of the scores, else the largest id + 1
+            ) -> float:                     # in [0, 1]
     "Unweighted mean of the per-class F1 over all `n_classes` classes."
     p, t, n = _pred_targ(preds, targets, n_classes)
     return float(skm.f1_score(t, p, labels=range(n), average='macro', zero_division=0))
@@ -69,7 +80,10 @@ def _check_probs(probs) -> np.ndarray:
         raise ValueError(f'expected probabilities of shape (N, C) in [0, 1], got shape {p.shape}: apply softmax to logits first')
     return p
 
-def calibration_bins(probs, targets, n_bins: int = 15) -> dict[str, np.ndarray]:
+def calibration_bins(probs,             # probabilities (N, C), each in [0, 1] (softmax of the logits)
+                     targets,           # true class ids (N,)
+                     n_bins: int = 15,  # number of equal-width bins over the top probability in [0, 1]
+                    ) -> dict[str, np.ndarray]:
     "Per equal-width confidence bin: `count`, mean `confidence` and `accuracy` (0 for empty bins), and the bin `edges`."
     p = _check_probs(probs)
     pred, t, _ = _pred_targ(p, targets)
@@ -79,13 +93,20 @@ def calibration_bins(probs, targets, n_bins: int = 15) -> dict[str, np.ndarray]:
     return {'edges': np.linspace(0, 1, n_bins + 1), 'count': count,
             'confidence': _div(np.bincount(b, conf, n_bins), count), 'accuracy': _div(np.bincount(b, correct, n_bins), count)}
 
-def expected_calibration_error(probs, targets, n_bins: int = 15) -> float:
+def expected_calibration_error(probs,             # probabilities (N, C), each in [0, 1] (softmax of the logits)
+                               targets,           # true class ids (N,)
+                               n_bins: int = 15,  # number of equal-width confidence bins over [0, 1]
+                              ) -> float:         # in [0, 1]; 0: perfectly calibrated
     "ECE: the count-weighted mean over confidence bins of |accuracy − mean confidence|."
     cb = calibration_bins(probs, targets, n_bins)
     return float((cb['count'] * np.abs(cb['accuracy'] - cb['confidence'])).sum() / cb['count'].sum())
 
 # %% ../../nbs/training/14_metrics.ipynb #f9ac5f5b
-def classification_report(probs, targets, label_names: Sequence[str], n_bins: int = 15) -> dict:
+def classification_report(probs,                       # probabilities (N, C), each in [0, 1] (softmax of the logits)
+                          targets,                     # true class ids (N,)
+                          label_names: Sequence[str],  # display name of each class, in class-id order (C names)
+                          n_bins: int = 15,            # number of confidence bins for the ECE
+                         ) -> dict:
     "Accuracy, macro-F1, ECE, per-class precision/recall/F1/support and the confusion matrix, as JSON-able built-ins."
     names = list(label_names)
     p = _check_probs(probs)
@@ -100,9 +121,15 @@ def classification_report(probs, targets, label_names: Sequence[str], n_bins: in
 # %% ../../nbs/training/14_metrics.ipynb #a076dac0
 class ProbsMetric(AccumMetric):
     "A fastai `AccumMetric` computing `func(probs, targets, **kwargs)` once on the whole validation set, from probabilities (N, C)."
-    def __init__(self, func, name: str | None = None, **kwargs): super().__init__(func, to_np=True, flatten=False, name=name, **kwargs)
+    def __init__(self,
+                 func,                    # `func(probs, targets, **kwargs)` → a number, on numpy arrays
+                 name: str | None = None, # metric name in the recorder; None: `func`'s name
+                 **kwargs,                # `AccumMetric` options; the rest are passed to `func`
+                ): super().__init__(func, to_np=True, flatten=False, name=name, **kwargs)
 
-    def accumulate(self, learn):
+    def accumulate(self,
+                   learn,  # the fastai `Learner`, after a validation batch (`pred`, `yb` set)
+                  ):
         "Store the batch's probabilities and targets; stacked (members, B, C) outputs give one row per member and sample."
         pred, targ = learn.pred.as_subclass(torch.Tensor).float(), learn.yb[0].as_subclass(torch.Tensor).reshape(-1)
         if pred.dim() == 3 and pred.shape[1] == len(targ): targ = targ.repeat(pred.shape[0])
@@ -116,7 +143,10 @@ def default_metrics() -> list[ProbsMetric]:
     return [ProbsMetric(accuracy), ProbsMetric(macro_f1), ProbsMetric(expected_calibration_error, name='ece')]
 
 # %% ../../nbs/training/14_metrics.ipynb #3f9262f4
-def plot_confusion_matrix(cm, label_names: Sequence[str], normalize: bool = True) -> Figure:
+def plot_confusion_matrix(cm,                          # (C, C) counts, as `confusion_matrix` returns them
+                          label_names: Sequence[str],  # display name of each class, in class-id order
+                          normalize: bool = True,      # colour by share of the true class (rows) and show it; False: colour by count
+                         ) -> Figure:
     "Heat map of `cm` (rows true, columns predicted); colours are row shares when `normalize`, cells show counts."
     cm = np.asarray(cm)
     shade = _div(cm, cm.sum(1, keepdims=True)) if normalize else cm
@@ -133,7 +163,10 @@ def plot_confusion_matrix(cm, label_names: Sequence[str], normalize: bool = True
     return fig
 
 # %% ../../nbs/training/14_metrics.ipynb #59e8d4c6
-def plot_reliability(probs, targets, n_bins: int = 15) -> Figure:
+def plot_reliability(probs,             # probabilities (N, C), each in [0, 1] (softmax of the logits)
+                     targets,           # true class ids (N,)
+                     n_bins: int = 15,  # number of equal-width confidence bins over [0, 1]
+                    ) -> Figure:
     "Reliability diagram: accuracy per confidence bin against the diagonal, with the bins' share of predictions and the ECE."
     cb = calibration_bins(probs, targets, n_bins)
     left, width, used = cb['edges'][:-1], 1 / n_bins, cb['count'] > 0

@@ -44,7 +44,9 @@ class RunResult:
 def _peak_rss_mb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 @contextlib.contextmanager
-def epoch_lines(learn, out=None):
+def epoch_lines(learn,     # the fastai `Learner` being fitted
+                out=None,  # a text stream to write the lines to; None: `sys.stdout`
+               ):
     "Replace fastai's live progress bar by one plain line per epoch (epoch, losses, metrics, time) written to `out` (stdout)."
     def write(row):
         names = learn.recorder.metric_names
@@ -68,7 +70,8 @@ def _quiet(learn, progress: bool) -> contextlib.ExitStack:
     return stack
 
 # %% ../../nbs/training/18_run.ipynb #bab9eb06
-def start_run(cfg: TrainConfig) -> tuple[RunDir, MLflowRun | None]:
+def start_run(cfg: TrainConfig,  # the resolved config; `tracking` says where the run goes and whether MLflow is used, `seed` seeds it
+             ) -> tuple[RunDir, MLflowRun | None]:  # the run directory, and the MLflow run (None when `tracking.mlflow` is false)
     "Create the run directory with the resolved `config.yaml`, open the MLflow run (unless disabled), and seed everything."
     run = RunDir.create(cfg.tracking.runs_dir, cfg.tracking.run_name)
     ml = None
@@ -84,27 +87,34 @@ def start_run(cfg: TrainConfig) -> tuple[RunDir, MLflowRun | None]:
         raise
 
 # %% ../../nbs/training/18_run.ipynb #c9e32b2e
-def data_record(cfg: TrainConfig, data: DataBundle) -> dict[str, Any]:
+def data_record(cfg: TrainConfig,  # the run's config (for `architecture.word_vectors`)
+                data: DataBundle,  # the data the run read
+               ) -> dict[str, Any]:  # JSON-serialisable
     "What `data.json` holds: sha256 of every file read and of the word vectors, split sizes, the label vocabulary and the bad rows."
     wv = cfg.architecture.word_vectors
     return {'sha256': data_hashes(data), 'word_vectors': vectors_record(wv) if wv else None,
             'n_train': len(data.train_texts), 'n_valid': len(data.valid_texts),
             'labels': data.labels.model_dump(), 'bad_rows': data.bad_rows.model_dump(mode='json')}
 
-def load_run_data(cfg: TrainConfig, run: RunDir | None = None) -> DataBundle:
+def load_run_data(cfg: TrainConfig,           # the run's config: `data` says what to read, `postprocess.label_names` overrides display names
+                  run: RunDir | None = None,  # run directory to write `data.json` in; None: nothing written
+                 ) -> DataBundle:
     "The data and its `Labels` (display names: the dataset's, or `postprocess.label_names`), recorded in `run`'s `data.json`."
     data = load_data(cfg.data, cfg.postprocess.label_names)
     if run is not None: run.write_json('data.json', data_record(cfg, data))
     return data
 
 # %% ../../nbs/training/18_run.ipynb #af0808dc
-def numericalizer(pre: Sequence[Transform]) -> Numericalize:
+def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be a `Numericalize`
+                 ) -> Numericalize:
     "The `Numericalize` step of `pre`: it knows the vocabulary, padding and special ids the model is sized from."
     num = next((t for t in pre if isinstance(t, Numericalize)), None)
     if num is None: raise ValueError('the pre-processing has no Numericalize step to size the model from')
     return num
 
-def preprocess_data(cfg: TrainConfig, data: DataBundle) -> tuple[list[Transform], list[TextSample], list[TextSample]]:
+def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says which steps
+                    data: DataBundle,  # the loaded training and validation texts with class ids
+                   ) -> tuple[list[Transform], list[TextSample], list[TextSample]]:  # fitted steps, training samples, validation samples
     "The configured pre-processing, fitted on the training texts only, and the pre-processed training and validation samples."
     pre = cfg.preprocess.build()
     train = fit_preprocess(pre, make_samples(data.train_texts, data.train_labels))
@@ -112,7 +122,10 @@ def preprocess_data(cfg: TrainConfig, data: DataBundle) -> tuple[list[Transform]
     return pre, train, valid
 
 # %% ../../nbs/training/18_run.ipynb #c928ab73
-def build_run_model(cfg: TrainConfig, num: Numericalize, n_classes: int) -> TextClassifier:
+def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` names the model, its params and word vectors
+                    num: Numericalize,   # the fitted `Numericalize` step: vocabulary size, padding and special ids
+                    n_classes: int,      # number of labels (model outputs)
+                   ) -> TextClassifier:
     "The configured architecture sized from the data, its word embeddings initialised from `architecture.word_vectors` unless null."
     a = cfg.architecture
     model = build_model(a.name, vocab_size=len(num.vocab), n_classes=n_classes, pad_id=num.pad_id, **a.params)
@@ -120,8 +133,15 @@ def build_run_model(cfg: TrainConfig, num: Numericalize, n_classes: int) -> Text
     return model
 
 # %% ../../nbs/training/18_run.ipynb #5dbeb2b9
-def pretrain_encoder(cfg: TrainConfig, model: TextClassifier, samples: Sequence[TextSample], num: Numericalize,
-                     augment: Augmenter | None = None, run: RunDir | None = None, ml: MLflowRun | None = None, progress: bool = True) -> ContrastivePretrainer:
+def pretrain_encoder(cfg: TrainConfig,                    # the run's config: `trainer.pretrain_epochs`, `pretrain_lr`, `bs` (at least 128 used) and `seed`
+                     model: TextClassifier,               # the model whose `encoder` is trained in place
+                     samples: Sequence[TextSample],       # pre-processed training samples (their targets are not used)
+                     num: Numericalize,                   # the fitted `Numericalize` step (padding id, vocabulary for the default views)
+                     augment: Augmenter | None = None,    # makes the two views of each text; None: default augmentation applied to every text
+                     run: RunDir | None = None,           # run directory: per-epoch metrics are recorded there, and it is the trainer's working path; None: not recorded
+                     ml: MLflowRun | None = None,         # MLflow run to log epochs to; None: no MLflow
+                     progress: bool = True,               # show progress bars (or one line per epoch when not on a terminal)
+                    ) -> ContrastivePretrainer:
     "Pre-train `model.encoder` contrastively on the training `samples` for `trainer.pretrain_epochs` (the phase 'pretrain')."
     views = augment or AugmentConfig(enabled=True, p_apply=1.0).build(num)
     pt = ContrastivePretrainer(model, samples, num.pad_id, views, bs=max(cfg.trainer.bs, 128), seed=cfg.seed, path=run.path if run else None)
@@ -130,8 +150,15 @@ def pretrain_encoder(cfg: TrainConfig, model: TextClassifier, samples: Sequence[
     return pt
 
 # %% ../../nbs/training/18_run.ipynb #d0cf1f63
-def fit_model(cfg: TrainConfig, model: TextClassifier, train: Sequence[TextSample], valid: Sequence[TextSample], num: Numericalize,
-              run: RunDir | None = None, ml: MLflowRun | None = None, progress: bool = True) -> SupervisedTrainer:
+def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `augment`, `loss` and `seed`
+              model: TextClassifier,            # the model to train in place (an ensemble's members are trained one by one)
+              train: Sequence[TextSample],      # pre-processed training samples with targets
+              valid: Sequence[TextSample],      # pre-processed validation samples with targets
+              num: Numericalize,                # the fitted `Numericalize` step (padding id, vocabulary for augmentation)
+              run: RunDir | None = None,        # run directory: per-epoch metrics are recorded there, and it is the trainer's working path; None: not recorded
+              ml: MLflowRun | None = None,      # MLflow run to log epochs to; None: no MLflow
+              progress: bool = True,            # show progress bars (or one line per epoch when not on a terminal)
+             ) -> SupervisedTrainer:
     "Train `model` on the pre-processed samples as `cfg` says; returns the `SupervisedTrainer` holding it."
     augment = cfg.augment.build(num)
     dls = build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
@@ -153,8 +180,15 @@ def fit_model(cfg: TrainConfig, model: TextClassifier, train: Sequence[TextSampl
     return trainer(model, dls)
 
 # %% ../../nbs/training/18_run.ipynb #8da5dac6
-def save_run(cfg: TrainConfig, trainer: SupervisedTrainer, pre: Sequence[Transform], labels: Labels, run: RunDir,
-             ml: MLflowRun | None = None, timings: dict[str, float] | None = None, progress: bool = True) -> RunResult:
+def save_run(cfg: TrainConfig,                          # the run's config: `postprocess` builds the artifact's post-processing
+             trainer: SupervisedTrainer,               # holds the trained model and the validation loader
+             pre: Sequence[Transform],                 # the fitted pre-processing steps, saved in the artifact
+             labels: Labels,                           # the label vocabulary, saved in the artifact
+             run: RunDir,                              # run directory to save `artifact/` and `metrics.json` in
+             ml: MLflowRun | None = None,              # MLflow run to log final metrics and artifacts to; None: no MLflow
+             timings: dict[str, float] | None = None,  # extra metrics (e.g. 'train_seconds') to record with the scores
+             progress: bool = True,                    # show a progress bar while predicting
+            ) -> RunResult:
     "Score the trained model on the validation split, save the `Processor` artifact in the run, and write the final metrics."
     with _quiet(trainer.learn, progress): probs, targs = trainer.predict()
     report = classification_report(probs, targs, labels.names)
@@ -171,7 +205,9 @@ def save_run(cfg: TrainConfig, trainer: SupervisedTrainer, pre: Sequence[Transfo
     return RunResult(run.path, artifact, proc, metrics, trainer)
 
 # %% ../../nbs/training/18_run.ipynb #f14ec7ae
-def train(cfg: TrainConfig | None = None, progress: bool = True) -> RunResult:
+def train(cfg: TrainConfig | None = None,  # the full training config, e.g. from `load_config`; None: the defaults
+          progress: bool = True,           # show progress bars (or one line per epoch when not on a terminal); False: silent
+         ) -> RunResult:
     "Train according to `cfg` (defaults: the SST-2 recipe); returns the run directory, artifact, processor and metrics."
     cfg = cfg if cfg is not None else TrainConfig()
     run, ml = start_run(cfg)
@@ -194,8 +230,14 @@ def train(cfg: TrainConfig | None = None, progress: bool = True) -> RunResult:
         raise
 
 # %% ../../nbs/training/18_run.ipynb #e03b3703
-def evaluate(artifact, data_path, text_col: str | int = 'sentence', label_col: str | int = 'label', batch_size: int = 256,
-             header: bool = True, format: str = 'auto') -> dict[str, Any]:
+def evaluate(artifact,                           # a saved processor, as `Processor.load` takes it (e.g. a run's `artifact` directory)
+             data_path,                          # a labelled TSV, CSV, JSONL or Parquet file with raw labels, as in the training data
+             text_col: str | int = 'sentence',   # text column: a name, or a position counted from 0
+             label_col: str | int = 'label',     # label column: a name, or a position counted from 0
+             batch_size: int = 256,              # texts per prediction batch
+             header: bool = True,                # does the first line name the columns? (TSV, CSV)
+             format: str = 'auto',               # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
+            ) -> dict[str, Any]:                 # 'n' (rows scored) and the `classification_report` metrics
     "Score a saved artifact on a file of raw labels (TSV, CSV, JSONL or Parquet): accuracy, macro-F1, ECE, per-class and confusion matrix."
     proc = Processor.load(artifact)
     texts, raw = read_table(data_path, text_col=text_col, label_col=label_col, header=header, format=format)

