@@ -74,19 +74,22 @@ def test_real_server_answers_over_http(small_artifact):
 
 def test_sigterm_drains_in_flight_requests(small_artifact):
     proc, art = small_artifact
-    s = Server(art).wait_ready()
-    texts = [('a long and winding review of a film that goes on ' * 40)[:2000]] * 200   # debug on 200 long texts: a request that takes a while
+    s = Server(art, '--max-body-bytes', '8000000').wait_ready()
+    texts = [('a long and winding review of a film that goes on ' * 200)[:8000]] * 256   # debug on 256 long texts: a request that takes a while
     result = {}
     def slow():
         t0 = time.monotonic()
-        r = httpx.post(s.url + '/predict', json={'texts': texts, 'debug': True}, timeout=60)
+        r = httpx.post(s.url + '/predict', json={'texts': texts, 'debug': True}, timeout=120)
         result.update(status=r.status_code, n=len(r.json().get('samples') or []), seconds=time.monotonic() - t0)
     t = threading.Thread(target=slow); t.start()
-    time.sleep(0.3)                                   # the request is being handled
-    assert t.is_alive(), f'the request finished before SIGTERM ({result}); make it slower'
+    in_flight = 0
+    while t.is_alive() and in_flight < 2:           # the slow request and this /metrics request: it is being handled
+        m = httpx.get(s.url + '/metrics').text
+        in_flight = float(next(l.split()[-1] for l in m.splitlines() if l.startswith('nlp_lib_http_requests_in_flight ')))
+    assert in_flight >= 2 and t.is_alive(), f'the request finished before SIGTERM ({result}); make it slower'
     code, log = s.stop()
-    t.join(60)
-    assert result.get('status') == 200 and result['n'] == 200, (result, log)
+    t.join(120)
+    assert result.get('status') == 200 and result['n'] == 256, (result, log)
     assert code in (0, -signal.SIGTERM) and 'Application shutdown complete' in log, log
     with pytest.raises(httpx.TransportError): httpx.get(s.url + '/health', timeout=2)
 
