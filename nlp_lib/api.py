@@ -340,7 +340,9 @@ async def _load(state: _State, metrics: Metrics):
         state.batcher.predict = lambda texts: proc.predict(texts, batch_size=s.batch_size)
         gc.collect(); gc.freeze()
         state.proc = proc
-    except (ArtifactError, OSError, ValueError) as e: state.error = f'cannot load the model: {e}'
+    except Exception as e:           # any failure: /ready and /predict say why, instead of "loading" for ever
+        state.error = f'cannot load the model: {e}'
+        import logging; logging.getLogger('nlp_lib.api').error(state.error)
 
 def _lifespan(state: _State, metrics: Metrics):
     @asynccontextmanager
