@@ -155,7 +155,7 @@ class TextCNNParams(ArchParams):
     "Hyper-parameters of `nlp_lib.TextCNN.v1`: embedding size, filters per width, kernel widths and dropout."
     emb_dim: int = Field(128, ge=1)      # embedding size
     n_filters: int = Field(100, ge=1)    # convolution filters per kernel width
-    kernel_sizes: list[int] = [3, 4, 5]  # convolution widths, in tokens; one convolution each
+    kernel_sizes: list[int] = Field([3, 4, 5], min_length=1, max_length=16)  # convolution widths, in tokens; one convolution each (at most 16)
     dropout: float = Field(0.5, ge=0, lt=1)  # dropout on the pooled features, in [0, 1)
 
 class _ConvEncoder(nn.Module):
@@ -193,7 +193,7 @@ class BiGRUParams(ArchParams):
     "Hyper-parameters of `nlp_lib.BiGRU.v1`: embedding size, hidden size per direction, layers and dropout."
     emb_dim: int = Field(128, ge=1)      # embedding size
     hidden: int = Field(128, ge=1)       # GRU hidden size per direction
-    n_layers: int = Field(1, ge=1)       # stacked GRU layers
+    n_layers: int = Field(1, ge=1, le=32)  # stacked GRU layers (at most 32)
     dropout: float = Field(0.3, ge=0, lt=1)  # dropout on the pooled features (and between GRU layers), in [0, 1)
 
 class _GRUEncoder(nn.Module):
@@ -232,7 +232,7 @@ def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(
 
 class EnsembleParams(ArchParams):
     "Members of `nlp_lib.Ensemble.v1`: each an architecture name with its own parameters."
-    members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1)  # at least one; default: two BiGRUs
+    members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1, max_length=16)  # 1 to 16; default: two BiGRUs
     @field_validator('members')
     @classmethod
     def _known(cls, v):

@@ -6,7 +6,7 @@ Docs: https://nlp-lib.github.io/nlp_lib/inference/artifact.html.md"""
 
 # %% ../../nbs/inference/06_artifact.ipynb #71af998a
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile
+import ctypes, ctypes.util, errno, hashlib, json, os, re, shutil, stat, struct, tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 import torch
@@ -14,8 +14,9 @@ from safetensors.torch import save as st_save, load as st_load
 import nlp_lib
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'MANIFEST', 'ArtifactError', 'write_artifact', 'read_manifest', 'read_artifact',
-           'weights_to_bytes', 'weights_from_bytes']
+__all__ = ['FORMAT', 'FORMAT_VERSION', 'MANIFEST', 'MAX_MANIFEST_BYTES', 'MAX_JSON_BYTES', 'MAX_BYTES', 'ArtifactError',
+           'write_artifact', 'parse_json', 'read_manifest', 'read_artifact', 'weights_to_bytes', 'weights_from_bytes',
+           'weights_header']
 
 # %% ../../nbs/inference/06_artifact.ipynb #b0ba88f8
 FORMAT = 'nlp_lib.artifact'
@@ -33,64 +34,165 @@ class ArtifactError(Exception):
 
 def _sha256(b: bytes) -> str: return hashlib.sha256(b).hexdigest()
 
+def _plain_name(name) -> bool:
+    "A file name with no directory part: not absolute, no '..', no separators, no NUL."
+    return (isinstance(name, str) and name not in ('', '.', '..') and '/' not in name and '\\' not in name
+            and '\x00' not in name and '..' not in name)
+
 # %% ../../nbs/inference/06_artifact.ipynb #85958228
+def _fsync_path(path, directory: bool = False):
+    "Flush a file (or a directory's entries) to disk."
+    fd = os.open(path, os.O_RDONLY | (getattr(os, 'O_DIRECTORY', 0) if directory else 0))
+    try: os.fsync(fd)
+    except OSError: pass                      # some filesystems cannot fsync a directory; the rename is still atomic
+    finally: os.close(fd)
+
+_RENAME_EXCHANGE, _AT_FDCWD = 2, -100
+
+def _exchange(a: Path, b: Path) -> bool:
+    "Swap directories `a` and `b` atomically with Linux's renameat2; False where the call does not exist."
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError): return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0: return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP): return False   # kernel or filesystem without the flag
+    raise OSError(err, os.strerror(err), str(b))
+
 def write_artifact(directory,                      # the artifact directory to create; its parent is created if needed
                    files: dict[str, bytes | str],  # plain file name -> content (str is written as UTF-8); not 'manifest.json'
                    overwrite: bool = False,        # replace `directory` if it exists; else raise `FileExistsError`
                   ) -> Path:                       # `directory`
-    "Write `files` (name -> content) and a manifest into `directory`, atomically."
+    "Write `files` (name -> content) and a manifest into `directory`, atomically: a reader sees the old artifact or the new one, never a mix."
     directory = Path(directory)
     if directory.exists() and not overwrite: raise FileExistsError(f'{directory} exists; pass overwrite=True to replace it')
     if MANIFEST in files: raise ValueError(f'{MANIFEST} is reserved')
+    for name in files:
+        if not _plain_name(name): raise ValueError(f'file names must be plain names, got {name!r}')
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{directory.name}.', dir=directory.parent))
     try:
         entries = {}
         for name, content in sorted(files.items()):
-            if Path(name).name != name: raise ValueError(f'file names must be plain names, got {name!r}')
             data = content.encode() if isinstance(content, str) else content
-            (tmp / name).write_bytes(data)
+            with open(tmp / name, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
             entries[name] = {'bytes': len(data), 'sha256': _sha256(data)}
         manifest = {'format': FORMAT, 'format_version': FORMAT_VERSION, 'nlp_lib_version': nlp_lib.__version__,
                     'created': datetime.now(timezone.utc).isoformat(timespec='seconds'), 'files': entries}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        if directory.exists(): shutil.rmtree(directory)
-        os.replace(tmp, directory)
+        with open(tmp / MANIFEST, 'w') as f: f.write(json.dumps(manifest, indent=2)); f.flush(); os.fsync(f.fileno())
+        _fsync_path(tmp, directory=True)
+        if not directory.exists(): os.replace(tmp, directory)
+        elif directory.is_symlink() or not directory.is_dir(): raise FileExistsError(f'{directory} exists and is not an artifact directory; refusing to replace it')
+        elif _exchange(tmp, directory): shutil.rmtree(tmp)            # tmp now holds the old artifact
+        else:
+            old = directory.with_name(f'.{directory.name}.old')
+            if old.exists(): shutil.rmtree(old)
+            os.replace(directory, old); os.replace(tmp, directory); shutil.rmtree(old)
+        _fsync_path(directory.parent, directory=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
 
 # %% ../../nbs/inference/06_artifact.ipynb #bab8791b
-def read_manifest(directory,  # an artifact directory
-                 ) -> dict:  # the parsed manifest; a missing or unsupported one raises `ArtifactError`
-    "The manifest of the artifact in `directory`, checked for format and version."
-    directory = Path(directory)
+MAX_MANIFEST_BYTES = 1 << 20                   # a manifest lists a handful of files: 1 MiB is generous
+MAX_JSON_BYTES = 256 << 20                     # per JSON file (config, vocabulary, tokenizer)
+MAX_BYTES = 16 << 30                           # all files of one artifact together
+
+_SHA256 = re.compile(r'[0-9a-f]{64}')
+
+def parse_json(data: bytes,  # the file's content
+               path,         # the file, named in the `ArtifactError`
+              ):
+    "JSON from `data`; anything unparseable (bad syntax or UTF-8, nesting too deep, a number too long) raises `ArtifactError` naming `path`."
+    try: return json.loads(data)
+    except RecursionError: raise ArtifactError(path, 'not usable JSON: nested too deeply') from None
+    except (ValueError, UnicodeDecodeError) as e: raise ArtifactError(path, f'not valid JSON ({e})') from None
+
+def _open_dir(directory: Path) -> int:
     if not directory.is_dir(): raise ArtifactError(directory, 'not a directory; expected a saved nlp_lib artifact')
-    mpath = directory / MANIFEST
-    if not mpath.exists(): raise ArtifactError(mpath, 'missing; this directory is not an nlp_lib artifact, or it is incomplete')
-    try: m = json.loads(mpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ArtifactError(mpath, f'not valid JSON ({e})') from None
+    return os.open(directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+
+def _kind(mode: int) -> str:
+    return next((k for f, k in ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'), (stat.S_ISSOCK, 'a socket'),
+                               (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device')) if f(mode)), 'not a plain file')
+
+def _read_entry(dfd: int, directory: Path, name: str, expected: int | None, limit: int) -> bytes:
+    "The content of the regular file `name` in the directory open as `dfd`, refusing links, non-files and sizes over `limit` or unlike `expected`."
+    p = directory / name
+    try: st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError: raise ArtifactError(p, 'missing (listed in the manifest)' if name != MANIFEST else
+                                                  'missing; this directory is not an nlp_lib artifact, or it is incomplete') from None
+    if stat.S_ISLNK(st.st_mode): raise ArtifactError(p, 'is a symbolic link; an artifact holds only regular files, and links are never followed')
+    if not stat.S_ISREG(st.st_mode): raise ArtifactError(p, f'not a regular file: it is {_kind(st.st_mode)}')
+    if expected is not None and st.st_size != expected:
+        raise ArtifactError(p, f'truncated or extended: {st.st_size} bytes, the manifest says {expected}')
+    if st.st_size > limit: raise ArtifactError(p, f'{st.st_size:,} bytes is over the limit of {limit:,} for this file; refusing to read it')
+    try: fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0), dir_fd=dfd)
+    except OSError as e:
+        if e.errno == errno.ELOOP: raise ArtifactError(p, 'is a symbolic link; an artifact holds only regular files, and links are never followed') from None
+        raise ArtifactError(p, f'cannot be read ({e.strerror})') from None
+    with os.fdopen(fd, 'rb') as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode): raise ArtifactError(p, 'not a regular file')
+        data = f.read(limit + 1)
+    if expected is not None and len(data) != expected:
+        raise ArtifactError(p, f'truncated or extended: {len(data)} bytes, the manifest says {expected}')
+    return data
+
+def _check_manifest(m, mpath: Path, max_bytes: int, max_json_bytes: int) -> dict:
     if not isinstance(m, dict) or m.get('format') != FORMAT: raise ArtifactError(mpath, f"not an nlp_lib artifact manifest (format={m.get('format') if isinstance(m, dict) else None!r})")
     v = m.get('format_version')
     if v != FORMAT_VERSION:
         raise ArtifactError(mpath, f'format version {v} is not supported by nlp_lib {nlp_lib.__version__} '
                                    f'(it reads version {FORMAT_VERSION}); the artifact was written by nlp_lib {m.get("nlp_lib_version")}')
+    files = m.get('files')
+    if not isinstance(files, dict): raise ArtifactError(mpath, "'files' must map file names to their size and sha256")
+    total = 0
+    for name, e in files.items():
+        if not _plain_name(name) or name == MANIFEST:
+            raise ArtifactError(mpath, f'entry {name!r} is not a plain file name inside the artifact (absolute paths, ".." and sub-directories are refused)')
+        if not (isinstance(e, dict) and type(e.get('bytes')) is int and e['bytes'] >= 0 and isinstance(e.get('sha256'), str) and _SHA256.fullmatch(e['sha256'])):
+            raise ArtifactError(mpath, f'entry {name!r} needs a byte count and a sha256 (64 lowercase hex digits), got {e!r:.120}')
+        lim = max_json_bytes if name.endswith('.json') else max_bytes
+        if e['bytes'] > lim: raise ArtifactError(mpath, f'entry {name!r} declares {e["bytes"]:,} bytes, over the limit of {lim:,}; refusing to read it')
+        total += e['bytes']
+    if total > max_bytes: raise ArtifactError(mpath, f'the files declare {total:,} bytes together, over the limit of {max_bytes:,}')
     return m
 
-def read_artifact(directory,  # an artifact directory
-                 ) -> dict[str, bytes]:  # file name -> content; a missing or altered file raises `ArtifactError`
-    "Every file listed in the manifest of `directory`, after checking its size and sha256."
+def read_manifest(directory,                          # an artifact directory
+                  max_bytes: int = MAX_BYTES,         # the most bytes the listed files may declare together
+                  max_json_bytes: int = MAX_JSON_BYTES,  # the most bytes one listed JSON file may declare
+                 ) -> dict:                           # the parsed manifest; a missing, unsupported or unsafe one raises `ArtifactError`
+    "The manifest of the artifact in `directory`, checked for format, version, entry names and declared sizes."
     directory = Path(directory)
-    m, out = read_manifest(directory), {}
-    for name, e in m['files'].items():
-        p = directory / name
-        if not p.exists(): raise ArtifactError(p, 'missing (listed in the manifest)')
-        data = p.read_bytes()
-        if len(data) != e['bytes']: raise ArtifactError(p, f"truncated or extended: {len(data)} bytes, the manifest says {e['bytes']}")
-        if _sha256(data) != e['sha256']: raise ArtifactError(p, 'sha256 does not match the manifest: the file was altered or corrupted')
-        out[name] = data
-    return out
+    dfd = _open_dir(directory)
+    try: data = _read_entry(dfd, directory, MANIFEST, None, MAX_MANIFEST_BYTES)
+    finally: os.close(dfd)
+    mpath = directory / MANIFEST
+    return _check_manifest(parse_json(data, mpath), mpath, max_bytes, max_json_bytes)
+
+def read_artifact(directory,                          # an artifact directory
+                  max_bytes: int = MAX_BYTES,         # the most bytes all files may hold together; more is refused before reading
+                  max_json_bytes: int = MAX_JSON_BYTES,  # the most bytes one JSON file may hold
+                 ) -> dict[str, bytes]:               # file name -> content; a missing, altered, linked or unlisted file raises `ArtifactError`
+    "Every file listed in the manifest of `directory`, after checking names, links, sizes and sha256; any file not listed is refused."
+    directory = Path(directory)
+    dfd = _open_dir(directory)
+    try:
+        mpath = directory / MANIFEST
+        m = _check_manifest(parse_json(_read_entry(dfd, directory, MANIFEST, None, MAX_MANIFEST_BYTES), mpath), mpath, max_bytes, max_json_bytes)
+        extra = sorted(set(os.listdir(dfd)) - set(m['files']) - {MANIFEST})
+        if extra: raise ArtifactError(directory / extra[0], 'not listed in the manifest: an artifact holds only the files its manifest lists '
+                                                            f'({len(extra)} unlisted: {", ".join(extra[:5])})')
+        out = {}
+        for name, e in m['files'].items():
+            data = _read_entry(dfd, directory, name, e['bytes'], max_json_bytes if name.endswith('.json') else max_bytes)
+            if _sha256(data) != e['sha256']: raise ArtifactError(directory / name, 'sha256 does not match the manifest: the file was altered or corrupted')
+            out[name] = data
+        return out
+    finally: os.close(dfd)
 
 # %% ../../nbs/inference/06_artifact.ipynb #9b51cc20
 def weights_to_bytes(state_dict: dict[str, torch.Tensor],  # parameter name -> tensor, on any device
@@ -104,3 +206,17 @@ def weights_from_bytes(data: bytes,                    # a safetensors file's co
     "Tensors from safetensors bytes; a malformed file raises `ArtifactError` naming `name`."
     try: return st_load(data)
     except Exception as e: raise ArtifactError(name, f'not a valid safetensors file ({e})') from None
+
+def weights_header(data: bytes,                     # a safetensors file's content
+                   name: str = 'model.safetensors',  # file name reported in the `ArtifactError` when the header is malformed
+                  ) -> dict[str, tuple[str, tuple[int, ...]]]:  # tensor name -> (dtype, shape)
+    "The tensor names, dtypes and shapes a safetensors file declares, read from its header alone (nothing is allocated)."
+    bad = lambda why: ArtifactError(name, f'not a valid safetensors file ({why})')
+    if len(data) < 8: raise bad('shorter than its 8-byte header length')
+    n = struct.unpack('<Q', data[:8])[0]
+    if n > len(data) - 8: raise bad(f'the header claims {n:,} bytes but the file holds {len(data) - 8:,} after the length')
+    try: h = json.loads(data[8:8 + n])
+    except (ValueError, RecursionError) as e: raise bad(f'header is not JSON: {e}') from None
+    if not isinstance(h, dict): raise bad('header is not a JSON object')
+    try: return {k: (v['dtype'], tuple(int(x) for x in v['shape'])) for k, v in h.items() if k != '__metadata__'}
+    except (TypeError, KeyError, ValueError): raise bad('header entries need a dtype and a shape') from None

@@ -6,10 +6,10 @@ Docs: https://nlp-lib.github.io/nlp_lib/inference/processor.html.md"""
 
 # %% ../../nbs/inference/07_processor.ipynb #a78a607b
 from __future__ import annotations
-import json
-from itertools import islice
+import json, platform, warnings
+from itertools import chain, islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Literal, Sequence
 import numpy as np, torch
 from fastcore.basics import patch
 from ..sample import TextSample, TraceStep, pad_ids
@@ -20,10 +20,12 @@ from .preprocess import Normalize, Cleanup, CaseFold
 from .tokenize import Tokenize, Numericalize, Truncate
 from .postprocess import Softmax, LabelMap, TopK, Threshold, PostTransform, column_values, column_lists
 from .architectures import TextClassifier, build_model
-from .artifact import ArtifactError, write_artifact, read_artifact, weights_to_bytes, weights_from_bytes
+from .artifact import ArtifactError, write_artifact, read_artifact, weights_to_bytes, weights_from_bytes, weights_header, parse_json
+import nlp_lib
 
 # %% auto #0
-__all__ = ['default_preprocess', 'default_postprocess', 'Processor', 'batch_ids', 'apply_preprocess', 'fit_preprocess']
+__all__ = ['GOLDEN_TEXTS', 'default_preprocess', 'default_postprocess', 'Processor', 'batch_ids', 'apply_preprocess',
+           'fit_preprocess', 'SelfCheckError', 'SelfCheckWarning']
 
 # %% ../../nbs/inference/07_processor.ipynb #0e169d27
 def default_preprocess(max_len: int = 256,                # keep at most this many token ids per text (the start is kept)
@@ -60,6 +62,9 @@ class Processor:
         if not isinstance(model, TextClassifier): raise TypeError(f'model must be a registered TextClassifier, got {type(model).__name__}')
         if model.params.n_classes != len(self.labels):
             raise ValueError(f'the model has {model.params.n_classes} outputs but {len(self.labels)} labels were given')
+        num, n_ids = next((t for t in self.pre if isinstance(t, Numericalize)), None), getattr(model.params, 'vocab_size', None)
+        if num is not None and n_ids is not None and len(num.vocab) > n_ids:
+            raise ValueError(f'the vocabulary has {len(num.vocab)} entries but the model embeds only {n_ids} ids')
         other = [type(t).__name__ for t in self.post if not isinstance(t, PostTransform)]
         if other: raise TypeError(f'post-processing steps must be PostTransforms (they run on a whole batch): {other}')
         for t in self.post:
@@ -248,12 +253,68 @@ def __call__(self: Processor, text, debug: bool = False) -> TextSample:
     return self._predict_chunk([text], 1, debug)[0]
 
 # %% ../../nbs/inference/07_processor.ipynb #5f26aacc
+GOLDEN_TEXTS = ('a gripping, beautifully acted film that stays with you', 'the plot is dull and the jokes fall flat',
+                'not bad at all', 'I expected more.', '', 'Ça a été un très bon moment 😀', '这部电影很好看',
+                'THE WORST!!! 0/10', 'an ' + 'endless, ' * 300 + 'story')
+
+class SelfCheckError(ArtifactError):
+    "A loaded processor does not reproduce the outputs saved with it in `selfcheck.json`."
+
+class SelfCheckWarning(UserWarning):
+    "`Processor.load(..., self_check='warn')` found outputs that differ from the saved ones."
+
+def _environment() -> dict[str, str]:
+    return {'nlp_lib': nlp_lib.__version__, 'torch': torch.__version__, 'numpy': np.__version__,
+            'python': platform.python_version(), 'machine': platform.machine()}
+
+@patch
+def golden_record(self: Processor,
+                  texts: Sequence[str] = GOLDEN_TEXTS,  # the inputs to record
+                 ) -> dict:                             # what `save` writes as `selfcheck.json`
+    "The self-check record: each text with its input ids, label and probabilities, and the environment that produced them."
+    texts = list(texts)
+    res = self.predict(texts)
+    return {'environment': _environment(),
+            'cases': [{'text': t, 'input_ids': [int(i) for i in s.input_ids], 'label': r.label, 'probs': [float(p) for p in r.probs]}
+                      for t, s, r in zip(texts, self.preprocess(texts), res)]}
+
+@patch
+def self_check(self: Processor,
+               record: dict,        # a `golden_record`, e.g. an artifact's `selfcheck.json`
+               atol: float = 1e-4,  # the largest change of any probability that is accepted
+              ) -> list[str]:       # one message per golden input whose output changed; empty: all reproduced
+    "Re-run the golden inputs of `record` and describe every one whose label differs or whose probabilities moved by more than `atol`."
+    cases = record.get('cases') if isinstance(record, dict) else None
+    if not isinstance(cases, list) or not all(isinstance(c, dict) and isinstance(c.get('text'), str) for c in cases):
+        raise ValueError("a self-check record needs 'cases', each with a 'text'")
+    texts = [c['text'] for c in cases]
+    now_ids, now = self.preprocess(texts), self.predict(texts)
+    saved_env, env, out = record.get('environment', {}), _environment(), []
+    for c, s, r in zip(cases, now_ids, now):
+        try: probs = np.asarray(c['probs'], dtype=np.float64)
+        except (KeyError, TypeError, ValueError): raise ValueError(f"self-check case {c['text'][:40]!r} has no usable 'probs'") from None
+        if probs.shape != r.probs.shape: drift = float('inf')
+        else: drift = float(np.abs(probs - r.probs).max()) if probs.size else 0.0
+        top2 = np.sort(probs)[-2:] if probs.size >= 2 else probs
+        flipped = c.get('label') != r.label and (len(top2) < 2 or top2[1] - top2[0] > 2 * atol)   # a tie within atol may flip
+        if drift > atol or flipped:
+            ids = 'the same input ids' if c.get('input_ids') == [int(i) for i in s.input_ids] else 'different input ids (pre-processing changed)'
+            text = c['text'] if len(c['text']) <= 60 else c['text'][:57] + '...'
+            out.append(f"{text!r}: saved {c.get('label')!r} {[round(float(p), 6) for p in probs]}, now {r.label!r} {[round(float(p), 6) for p in r.probs]} "
+                       f"(largest probability change {drift:.2g} > {atol:g}; {ids})")
+    if out:
+        changed = {k: f'{saved_env.get(k)} → {v}' for k, v in env.items() if saved_env.get(k) != v}
+        out.append(f'environment: {changed or "unchanged (" + ", ".join(f"{k} {v}" for k, v in env.items()) + ")"}')
+    return out
+
+# %% ../../nbs/inference/07_processor.ipynb #878ca65d
 @patch
 def save(self: Processor,
-         directory,               # path of the artifact directory to create
-         overwrite: bool = False, # replace `directory` if it exists; else an existing one raises `FileExistsError`
-        ) -> Path:                # `directory`
-    "Write this processor to `directory` as JSON configs, JSON transform state and safetensors weights."
+         directory,                               # path of the artifact directory to create
+         overwrite: bool = False,                 # replace `directory` if it exists (atomically); else an existing one raises `FileExistsError`
+         golden: Sequence[str] | None = None,     # extra golden inputs for the load-time self-check, added to `GOLDEN_TEXTS`
+        ) -> Path:                                # `directory`
+    "Write this processor to `directory` as JSON configs, JSON transform state, safetensors weights and the self-check record."
     files = {}
     for i, t in enumerate(self.pre + self.post):
         for name, content in t.state().items():
@@ -262,16 +323,23 @@ def save(self: Processor,
               'preprocess': [t.config() for t in self.pre], 'postprocess': [t.config() for t in self.post], 'meta': self.meta}
     files['config.json'] = json.dumps(config, indent=2, ensure_ascii=False)
     files['model.safetensors'] = weights_to_bytes(self.model.state_dict())
+    files['selfcheck.json'] = json.dumps(self.golden_record(list(GOLDEN_TEXTS) + list(golden or [])), indent=1, ensure_ascii=False)
     return write_artifact(directory, files, overwrite=overwrite)
 
-# %% ../../nbs/inference/07_processor.ipynb #878ca65d
+# %% ../../nbs/inference/07_processor.ipynb #46947383
+_OWN_FILES = ('config.json', 'model.safetensors', 'selfcheck.json')
+
 def _build_transforms(cfgs, files, prefix) -> list[Transform]:
+    if not isinstance(cfgs, list): raise ArtifactError('config.json', f'{prefix}process must be a list of transform configs')
     out = []
     for i, cfg in enumerate(cfgs):
         try: t = Transform.from_config(cfg)
         except Exception as e: raise ArtifactError('config.json', f'{prefix}process[{i}]: {e}') from None
-        own = {n.split('-', 1)[1]: c.decode() for n, c in files.items() if n.startswith(f'{prefix}{i}-')}
-        if own: t.load_state(own)
+        own = {n.split('-', 1)[1]: c for n, c in files.items() if n.startswith(f'{prefix}{i}-')}
+        if own:
+            try: t.load_state({k: c.decode() for k, c in own.items()})
+            except Exception as e:
+                raise ArtifactError(f'{prefix}{i}-{next(iter(own))}', f'not usable state for {cfg.get("type")} ({type(e).__name__}: {str(e)[:200]})') from None
         if not t.is_fitted: raise ArtifactError('config.json', f'{prefix}process[{i}] ({cfg.get("type")}) has no saved state')
         out.append(t)
     return out
@@ -282,28 +350,71 @@ def _labels(cfg) -> Labels:
     if isinstance(labels, list): return Labels(raw=(cfg.get('meta') or {}).pop('raw_labels', labels), names=labels)
     return Labels.model_validate(labels)
 
+def _tensor_bytes(m: torch.nn.Module) -> int:
+    seen = {id(t): t for t in chain(m.parameters(), m.buffers())}
+    return sum(t.numel() * t.element_size() for t in seen.values())
+
+def _build_checked(directory: Path, arch, weights: bytes) -> TextClassifier:
+    "The architecture `arch` describes, built on the meta device and compared with the weights' header before any memory is allocated."
+    cfg_path, w_path = directory / 'config.json', directory / 'model.safetensors'
+    if not isinstance(arch, dict) or not isinstance(arch.get('params', {}), dict):
+        raise ArtifactError(cfg_path, "'architecture' must hold a 'name' and a 'params' object")
+    name = arch.get('name')
+    if not isinstance(name, str) or name not in architectures:
+        raise ArtifactError(cfg_path, f"unknown architecture {name!r}; this nlp_lib knows {architectures.names()}")
+    header = weights_header(weights, w_path)
+    try:
+        with torch.device('meta'): meta = build_model(name, **arch.get('params', {}))
+    except (ValueError, TypeError) as e: raise ArtifactError(cfg_path, str(e)) from None
+    want = {k: tuple(v.shape) for k, v in meta.state_dict().items()}
+    have = {k: s for k, (_, s) in header.items()}
+    if want != have:
+        k = next(iter(sorted(set(want) ^ set(have)) or [k for k in sorted(want) if want[k] != have[k]]))
+        raise ArtifactError(w_path, f'weights do not fit {name} as config.json describes it: {k!r} is '
+                                    f'{have.get(k, "absent")} in the weights and {want.get(k, "absent")} in the architecture')
+    size, limit = _tensor_bytes(meta), 2 * len(weights) + (64 << 20)
+    if size > limit:
+        raise ArtifactError(cfg_path, f'the architecture needs {size / 2**20:,.0f} MiB of tensors but the weights file holds {len(weights) / 2**20:,.1f} MiB; refusing to allocate it')
+    model = build_model(name, **arch.get('params', {}))
+    try: model.load_state_dict(weights_from_bytes(weights, w_path))
+    except RuntimeError as e: raise ArtifactError(w_path, f'weights do not fit {name}: {e}') from None
+    return model
+
 @patch(cls_method=True)
 def load(cls: Processor,
-         directory,  # an artifact directory written by `Processor.save`
+         directory,                                          # an artifact directory written by `Processor.save`
+         self_check: Literal['error', 'warn', 'off'] = 'error',  # on outputs that differ from `selfcheck.json`: raise `SelfCheckError`, warn, or skip the check
+         atol: float = 1e-4,                                 # the largest change of a golden probability the self-check accepts
+         max_bytes: int | None = None,                       # the most bytes the artifact's files may hold together; None: `artifact.MAX_BYTES`
         ) -> Processor:
-    "Rebuild a saved processor from `directory`, verifying every file against the manifest first."
+    "Rebuild a saved processor from `directory`: every file verified against the manifest, the model sized before it is allocated, the golden outputs re-checked."
+    if self_check not in ('error', 'warn', 'off'): raise ValueError(f"self_check must be 'error', 'warn' or 'off', got {self_check!r}")
     directory = Path(directory)
-    files = read_artifact(directory)
+    files = read_artifact(directory, **({'max_bytes': max_bytes} if max_bytes is not None else {}))
     for need in ('config.json', 'model.safetensors'):
         if need not in files: raise ArtifactError(directory / need, 'missing from the manifest')
-    try: cfg = json.loads(files['config.json'])
-    except json.JSONDecodeError as e: raise ArtifactError(directory / 'config.json', f'not valid JSON ({e})') from None
-    arch = cfg.get('architecture', {})
-    if arch.get('name') not in architectures:
-        raise ArtifactError(directory / 'config.json', f"unknown architecture {arch.get('name')!r}; this nlp_lib knows {architectures.names()}")
-    try: model = build_model(arch['name'], **arch.get('params', {}))
-    except ValueError as e: raise ArtifactError(directory / 'config.json', str(e)) from None
-    try: model.load_state_dict(weights_from_bytes(files['model.safetensors']))
-    except RuntimeError as e: raise ArtifactError(directory / 'model.safetensors', f'weights do not fit {arch["name"]}: {e}') from None
+    cfg = parse_json(files['config.json'], directory / 'config.json')
+    if not isinstance(cfg, dict): raise ArtifactError(directory / 'config.json', 'not a JSON object')
+    n_pre, n_post = (len(cfg.get(k)) if isinstance(cfg.get(k), list) else 0 for k in ('preprocess', 'postprocess'))
+    expected = set(_OWN_FILES) | {f'{p}{i}-' for p, n in (('pre', n_pre), ('post', n_post)) for i in range(n)}
+    stray = sorted(n for n in files if n not in expected and n.split('-', 1)[0] + '-' not in expected)
+    if stray: raise ArtifactError(directory / stray[0], 'listed in the manifest but not part of a saved Processor; nlp_lib never reads such a file')
+    model = _build_checked(directory, cfg.get('architecture'), files['model.safetensors'])
     try:
-        pre = _build_transforms(cfg['preprocess'], files, 'pre')
-        post = _build_transforms(cfg['postprocess'], files, 'post')
+        pre = _build_transforms(cfg.get('preprocess'), files, 'pre')
+        post = _build_transforms(cfg.get('postprocess'), files, 'post')
         labels = _labels(cfg)
     except ArtifactError as e: raise ArtifactError(directory / e.path, e.problem) from None
     except ValueError as e: raise ArtifactError(directory / 'config.json', f'labels: {e}') from None
-    return cls(pre, model, post, labels, cfg.get('meta'))
+    try: proc = cls(pre, model, post, labels, cfg.get('meta'))
+    except (ValueError, TypeError) as e: raise ArtifactError(directory / 'config.json', str(e)) from None
+    if self_check != 'off' and 'selfcheck.json' in files:
+        path = directory / 'selfcheck.json'
+        try: problems = proc.self_check(parse_json(files['selfcheck.json'], path), atol)
+        except ValueError as e: raise ArtifactError(path, str(e)) from None
+        if problems:
+            msg = (f'{len(problems) - 1} golden input(s) no longer give the saved output in this environment:\n  ' + '\n  '.join(problems) +
+                   "\nThe model would predict differently from when it was saved. Load with self_check='warn' to serve it anyway.")
+            if self_check == 'error': raise SelfCheckError(path, msg)
+            warnings.warn(f'{path}: {msg}', SelfCheckWarning, stacklevel=2)
+    return proc
