@@ -6,7 +6,7 @@ Docs: https://nlp-lib.github.io/nlp_lib/clients/api.html.md"""
 
 # %% ../nbs/clients/21_api.ipynb #2b943977
 from __future__ import annotations
-import asyncio, gc, hashlib, json, os, tempfile, time
+import asyncio, gc, hashlib, hmac, json, os, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,9 +17,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, CONTENT_TYPE_LATEST
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 import nlp_lib
 from .inference.artifact import ArtifactError, MANIFEST, read_manifest
@@ -28,9 +30,9 @@ from fastcore.basics import patch
 from .sample import TextSample, LabelScore
 
 # %% auto #0
-__all__ = ['ServeSettings', 'PredictRequest', 'Prediction', 'PredictResponse', 'ErrorResponse', 'prediction_json', 'Batcher',
-           'arun', 'Metrics', 'ObserveRequests', 'error_response', 'validation_error_response', 'ModelInfo',
-           'model_info', 'read_body', 'create_app', 'app_from_env', 'serve']
+__all__ = ['KEY_ENV', 'ServeSettings', 'PredictRequest', 'Prediction', 'PredictResponse', 'ErrorResponse', 'prediction_json',
+           'Batcher', 'arun', 'Metrics', 'ObserveRequests', 'error_response', 'validation_error_response',
+           'RequireApiKey', 'ModelInfo', 'model_info', 'read_body', 'create_app', 'app_from_env', 'serve']
 
 # %% ../nbs/clients/21_api.ipynb #7bd0b135
 class ServeSettings(BaseModel):
@@ -46,6 +48,15 @@ class ServeSettings(BaseModel):
     max_wait_ms: float = Field(1.0, ge=0)                  # how long the first request of a batch waits for company
     batch_size: int = Field(64, ge=1)                      # model batch size inside one predict call
     torch_threads: int | None = Field(1, ge=1)             # torch intra-op threads per worker (None: torch's default)
+    api_key: SecretStr | None = None                       # bearer token every route but /health requires (None: no key); never shown
+    cors_origins: list[str] = []                           # browser origins allowed to call the API (CORS); empty: CORS off
+    preload: bool = False                                  # load the model before taking connections (`serve` sets it with workers > 1)
+
+    @field_validator('api_key')
+    @classmethod
+    def _key(cls, v):
+        if v is not None and not v.get_secret_value().strip(): raise ValueError('the API key is empty: give a non-empty key, or none')
+        return v
 
 # %% ../nbs/clients/21_api.ipynb #1971cbb0
 def _limit_error(field: str, what: str, limit: str, value: int) -> PydanticCustomError:
@@ -274,6 +285,47 @@ def validation_error_response(e: ValidationError,  # from validating a `PredictR
     msg = 'invalid JSON' if first['type'] == 'json_invalid' else f"{where}: {first['msg']}"
     return error_response(422, msg, detail=detail)
 
+# %% ../nbs/clients/21_api.ipynb #59b2b300
+def _bearer(scope) -> bytes | None:
+    "The token of the request's `Authorization: Bearer <token>` header; None when there is none (or another scheme)."
+    for k, v in scope['headers']:
+        if k == b'authorization':
+            scheme, _, token = v.strip().partition(b' ')
+            return token.strip() if scheme.lower() == b'bearer' else None
+    return None
+
+class RequireApiKey:
+    "Pure ASGI middleware: HTTP requests to any path but `open_paths` need `Authorization: Bearer <key>`, else 401."
+    def __init__(self,
+                 app,                                # the ASGI app to wrap
+                 key: SecretStr,                     # the key clients must send
+                 open_paths: frozenset[str] = frozenset({'/health'}),  # paths that need no key
+                ):
+        self.app, self._key, self.open_paths = app, key.get_secret_value().encode(), open_paths
+
+    def __repr__(self): return f'RequireApiKey(open_paths={sorted(self.open_paths)})'
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] not in ('http', 'websocket') or scope['path'] in self.open_paths: return await self.app(scope, receive, send)
+        token = _bearer(scope)
+        if token is not None and hmac.compare_digest(token, self._key): return await self.app(scope, receive, send)
+        if scope['type'] == 'websocket': return await send({'type': 'websocket.close', 'code': 1008})
+        msg = 'this server needs an API key: send Authorization: Bearer <key>' if token is None else 'wrong API key'
+        await error_response(401, msg, headers={'WWW-Authenticate': 'Bearer'})(scope, receive, send)
+
+# %% ../nbs/clients/21_api.ipynb #b9f07f33
+def _forget_dead_workers():
+    "In multiprocess mode, drop the live gauges (requests in flight) of worker processes that no longer exist."
+    d = os.environ.get('PROMETHEUS_MULTIPROC_DIR')
+    if not d: return
+    from prometheus_client import multiprocess
+    for f in Path(d).glob('gauge_live*_*.db'):
+        try: pid = int(f.stem.rsplit('_', 1)[1])
+        except ValueError: continue
+        try: os.kill(pid, 0)
+        except ProcessLookupError: multiprocess.mark_process_dead(pid, d)
+        except PermissionError: pass            # the pid lives (another user's process now)
+
 # %% ../nbs/clients/21_api.ipynb #55e04a32
 class ModelInfo(BaseModel):
     "What `/model` says about the loaded artifact."
@@ -349,7 +401,9 @@ def _lifespan(state: _State, metrics: Metrics):
     async def lifespan(app):
         s = state.settings
         state.batcher = Batcher(None, s.max_batch_size, s.max_wait_ms, on_batch=metrics.batch.observe).start()
+        _forget_dead_workers()
         loading = asyncio.get_running_loop().create_task(_load(state, metrics))
+        if s.preload: await loading          # take no connection before the model is ready (a restarted worker among others)
         yield
         await loading
         await state.batcher.close()
@@ -365,7 +419,8 @@ def _predict_route(app: FastAPI, state: _State):
         if state.proc is None: return error_response(503, state.error or 'the model is still loading; retry when /ready says ready')
         ctype = request.headers.get('content-type', '').split(';')[0].strip().lower()
         if ctype != 'application/json': return error_response(415, f"send the body as JSON with Content-Type: application/json (got {ctype or 'none'!r})")
-        body = await read_body(request, s.max_body_bytes)
+        try: body = await read_body(request, s.max_body_bytes)
+        except ClientDisconnect: return error_response(499, 'the client closed the connection before sending the whole body')  # nobody reads it: counted as 499, not logged as a 500
         if body is None: return error_response(413, f'the request body is over max_body_bytes={s.max_body_bytes:,}', 'max_body_bytes')
         try: req = PredictRequest.model_validate_json(body, context={'limits': s})
         except ValidationError as e: return validation_error_response(e)
@@ -417,6 +472,16 @@ def _error_handlers(app: FastAPI):
         import logging; logging.getLogger('nlp_lib.api').exception('unexpected error')
         return error_response(500, f'internal error ({type(exc).__name__}); the server log has the details')
 
+def _declare_bearer(schema: dict):
+    "Declare the bearer-token scheme (not the key) on every operation but /health, and its 401 answer."
+    schema['components']['securitySchemes'] = {'bearer': {'type': 'http', 'scheme': 'bearer', 'description': 'the API key the server was started with'}}
+    err = {'description': 'missing or wrong API key', 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/ErrorResponse'}}}}
+    for path, ops in schema['paths'].items():
+        if path == '/health': continue
+        for op in ops.values():
+            op['security'] = [{'bearer': []}]
+            op.setdefault('responses', {}).setdefault('401', err)
+
 def _openapi(app: FastAPI, settings: ServeSettings):
     "Add the request model (read by hand in `/predict`) to the OpenAPI components, with this server's limits in it."
     base = app.openapi
@@ -430,6 +495,7 @@ def _openapi(app: FastAPI, settings: ServeSettings):
                                       'description': 'several texts to classify, results in the same order'}
         req['oneOf'] = [{'required': ['text']}, {'required': ['texts']}]
         schema.setdefault('components', {}).setdefault('schemas', {})['PredictRequest'] = req
+        if settings.api_key is not None: _declare_bearer(schema)
         return schema
     app.openapi = openapi
 
@@ -445,17 +511,23 @@ def create_app(settings: ServeSettings | None = None,  # limits and batching, an
                   description='Text classification with an nlp_lib artifact. `POST /predict` classifies; `/health`, `/ready`, `/model` and `/metrics` describe the server.')
     app.state.nlp = state
     _predict_route(app, state); _info_routes(app, state, metrics); _error_handlers(app); _openapi(app, settings)
-    app.add_middleware(ObserveRequests, metrics=metrics, routes={'/predict', '/health', '/ready', '/model', '/metrics'})
+    if settings.api_key is not None: app.add_middleware(RequireApiKey, key=settings.api_key)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=['GET', 'POST'],
+                           allow_headers=['authorization', 'content-type'], max_age=600)
+    app.add_middleware(ObserveRequests, metrics=metrics, routes={'/predict', '/health', '/ready', '/model', '/metrics'})   # outermost: counts 401s too
     return app
 
-# %% ../nbs/clients/21_api.ipynb #a93ff249
-_ENV = 'NLP_LIB_SERVE_SETTINGS'
+# %% ../nbs/clients/21_api.ipynb #965b9aad
+_ENV, KEY_ENV = 'NLP_LIB_SERVE_SETTINGS', 'NLP_LIB_API_KEY'
 
 def app_from_env() -> FastAPI:
     "The app each uvicorn worker builds (`nlp_lib.api:app_from_env`, a factory), from the settings `serve` put in the environment."
     raw = os.environ.get(_ENV)
     if not raw: raise RuntimeError(f'{_ENV} is not set: start the server with `nlp_lib serve ARTIFACT`')
-    return create_app(ServeSettings.model_validate_json(raw))
+    settings = ServeSettings.model_validate_json(raw)
+    if os.environ.get(KEY_ENV): settings.api_key = SecretStr(os.environ[KEY_ENV])
+    return create_app(settings)
 
 def serve(settings: ServeSettings,  # what to serve (`artifact` must be set) and the request limits
           host: str = '127.0.0.1',  # interface to bind; '0.0.0.0': all interfaces
@@ -464,12 +536,14 @@ def serve(settings: ServeSettings,  # what to serve (`artifact` must be set) and
           access_log: bool = False, # log every request
           log_level: str = 'info',  # uvicorn log level: 'critical', 'error', 'warning', 'info', 'debug' or 'trace'
          ):
-    "Serve `settings.artifact` with uvicorn until SIGINT or SIGTERM; in-flight requests finish first."
+    "Serve `settings.artifact` with uvicorn until SIGINT or SIGTERM; in-flight requests finish first. The API key is `settings.api_key`, else `$NLP_LIB_API_KEY`."
     import uvicorn
     if workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
     read_manifest(settings.artifact)          # a path that is not an artifact fails here, in one line
-    settings = settings.model_copy(update={'artifact': str(Path(settings.artifact).resolve())})
-    os.environ[_ENV] = settings.model_dump_json()
+    settings = settings.model_copy(update={'artifact': str(Path(settings.artifact).resolve()), 'preload': settings.preload or workers > 1})
+    if settings.api_key is not None: os.environ[KEY_ENV] = settings.api_key.get_secret_value()   # workers read it here, not from argv
+    elif os.environ.get(KEY_ENV) is not None: ServeSettings(api_key=os.environ[KEY_ENV])          # an empty $NLP_LIB_API_KEY fails now
+    os.environ[_ENV] = settings.model_dump_json(exclude={'api_key'})
     if workers > 1 and not os.environ.get('PROMETHEUS_MULTIPROC_DIR'):
         os.environ['PROMETHEUS_MULTIPROC_DIR'] = tempfile.mkdtemp(prefix='nlp_lib-metrics-')
     uvicorn.run('nlp_lib.api:app_from_env', factory=True, host=host, port=port, workers=workers, access_log=access_log,

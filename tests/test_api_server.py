@@ -2,7 +2,8 @@
 
 The endpoint-by-endpoint and bad-input tests run through FastAPI's test client in `nbs/clients/21_api.ipynb`;
 these check what only a real server shows: the console script starts it, requests cross a socket, several
-workers each load the model and share their metrics, and SIGTERM lets an in-flight request finish.
+workers each load the model and share their metrics, SIGTERM lets an in-flight request finish, and a worker killed
+with SIGKILL under load is replaced while the service keeps answering.
 """
 import os, signal, subprocess, sys, threading, time
 from pathlib import Path
@@ -23,29 +24,57 @@ def small_artifact(tmp_path_factory):
 
 
 class Server:
-    "`nlp_lib serve` in a child process; `stop()` sends SIGTERM and returns the exit status and the log."
-    def __init__(self, artifact, *flags):
+    "`nlp_lib serve` in a child process; its log is read as it comes (`lines`: time, line); `stop()` sends SIGTERM and returns the exit status and the log."
+    def __init__(self, artifact, *flags, env=None):
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.proc = subprocess.Popen([str(NLP_LIB), 'serve', str(artifact), '--port', str(self.port), *flags],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
+        self.lines: list[tuple[float, str]] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend((time.monotonic(), l) for l in self.proc.stdout), daemon=True)
+        self.reader.start()
 
-    def wait_ready(self, timeout=120):
+    @property
+    def log(self) -> str: return ''.join(l for _, l in self.lines)
+
+    def wait_ready(self, timeout=120, headers=None):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None: pytest.fail(f'server exited with {self.proc.returncode}:\n{self.proc.stdout.read()}')
+            if self.proc.poll() is not None: self.reader.join(5); pytest.fail(f'server exited with {self.proc.returncode}:\n{self.log}')
             try:
-                if httpx.get(self.url + '/ready', timeout=2).status_code == 200: return self
+                if httpx.get(self.url + '/ready', timeout=2, headers=headers).status_code == 200: return self
             except httpx.TransportError: pass
             time.sleep(0.1)
         self.stop(); pytest.fail('server not ready in time')
+
+    def wait_log(self, text, count=1, timeout=90) -> float:
+        "Wait until `text` has appeared `count` times in the log; the time it last appeared."
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hits = [t for t, l in list(self.lines) if text in l]
+            if len(hits) >= count: return hits[count - 1]
+            time.sleep(0.05)
+        pytest.fail(f'{text!r} did not appear {count} times in {timeout} s:\n{self.log}')
+
+    def workers(self) -> list[int]:
+        "Pids of the worker processes (children started by multiprocessing's spawn), from /proc."
+        pids = []
+        for d in Path('/proc').iterdir():
+            if not d.name.isdigit(): continue
+            try:
+                ppid = int((d / 'stat').read_text().rsplit(')', 1)[1].split()[1])
+                cmd = (d / 'cmdline').read_bytes()
+            except (OSError, ValueError, IndexError): continue
+            if ppid == self.proc.pid and b'spawn_main' in cmd and b'resource_tracker' not in cmd: pids.append(int(d.name))
+        return sorted(pids)
 
     def stop(self, timeout=60):
         "SIGTERM, then the exit status and the log. Uvicorn re-raises the signal after its graceful shutdown, so a clean stop is -SIGTERM."
         if self.proc.poll() is None: self.proc.send_signal(signal.SIGTERM)
         try: code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired: self.proc.kill(); code = self.proc.wait()
-        return code, self.proc.stdout.read()
+        self.reader.join(10)
+        return code, self.log
 
 
 def test_real_server_answers_over_http(small_artifact):
@@ -111,3 +140,53 @@ def test_workers_load_the_model_each_and_share_metrics(small_artifact):
         code, log = s.stop()
     assert code in (0, -signal.SIGTERM), log
     assert log.count('Application startup complete') == 2, log
+
+
+def test_a_killed_worker_is_replaced_and_the_service_keeps_answering(small_artifact):
+    """Two workers under load from 4 keep-alive clients. SIGKILL one: the other keeps answering, the supervisor starts a
+    replacement, which takes connections only once its model is loaded (no 503). Then SIGKILL the other original worker:
+    the replacement answers alone until the second replacement is up. A kill may fail the requests in flight on the dead
+    worker's connections (at most one per client), nothing else."""
+    proc, art = small_artifact
+    s = Server(art, '--workers', '2').wait_ready()
+    results, stop = [], threading.Event()          # (time, status or the transport error's name)
+    def client():
+        with httpx.Client(timeout=20) as c:
+            while not stop.is_set():
+                try: r = c.post(s.url + '/predict', json={'text': 'a gripping, funny film'}).status_code
+                except httpx.TransportError as e: r = type(e).__name__
+                results.append((time.monotonic(), r))
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    try:
+        s.wait_log('Application startup complete', 2)
+        first = s.workers()
+        assert len(first) == 2, (first, s.log)
+        for t in threads: t.start()
+        time.sleep(1)
+        t_kill1 = time.monotonic(); os.kill(first[0], signal.SIGKILL)
+        t_up1 = s.wait_log('Application startup complete', 3)
+        second = s.workers()
+        replacement = set(second) - set(first)
+        time.sleep(1)
+        t_kill2 = time.monotonic(); os.kill(first[1], signal.SIGKILL)
+        t_up2 = s.wait_log('Application startup complete', 4)
+        time.sleep(1.5)
+        t_end = time.monotonic()
+        stop.set()
+        for t in threads: t.join(30)
+        final = s.workers()
+    finally:
+        stop.set()
+        code, log = s.stop()
+    assert f'Child process [{first[0]}] died' in log and f'Child process [{first[1]}] died' in log, log
+    assert len(replacement) == 1 and first[1] in second, (first, second)
+    assert len(final) == 2 and not set(final) & set(first), (first, final)
+    ok = lambda a, b: sum(1 for t, r in results if a <= t < b and r == 200)
+    failed = [(round(t - t_kill1, 2), r) for t, r in results if r != 200]
+    assert len(failed) <= 2 * len(threads), failed                   # at most the in-flight requests of each kill
+    assert all(r in ('RemoteProtocolError', 'ReadError', 'ConnectError', 'WriteError') for _, r in failed), failed   # never a 5xx or a 503
+    assert ok(t_kill1, t_up1) > 0, 'nothing answered while the first replacement started'
+    assert ok(t_kill2, t_up2) > 0, 'the first replacement did not answer alone'
+    assert ok(t_up2 + 0.5, t_end) > 0 and not [r for t, r in results if t >= t_up2 + 0.5 and r != 200], failed
+    print(f'{len(results)} requests, {len(failed)} failed (all at a kill): {failed}; replacement started in '
+          f'{t_up1 - t_kill1:.1f} s and {t_up2 - t_kill2:.1f} s')
