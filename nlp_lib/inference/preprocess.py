@@ -6,7 +6,8 @@ Docs: https://nlp-lib.github.io/nlp_lib/inference/preprocess.html.md"""
 
 # %% ../../nbs/inference/01_preprocess.ipynb #d14c2d55
 from __future__ import annotations
-import html, unicodedata
+import html, html.entities, unicodedata
+from functools import partial
 import regex
 from typing import ClassVar, Literal
 from tokenizers import normalizers, Regex
@@ -15,7 +16,7 @@ from ..registry import transforms
 from .transform import Transform
 
 # %% auto #0
-__all__ = ['TextTransform', 'Normalize', 'CaseFold', 'Cleanup', 'CleanupV1']
+__all__ = ['TextTransform', 'Normalize', 'CaseFold', 'Cleanup', 'CleanupV1', 'CleanupV3']
 
 # %% ../../nbs/inference/01_preprocess.ipynb #5c3aaf4c
 class TextTransform(Transform):
@@ -64,6 +65,16 @@ _URL = r'(?:https?://|www\.)[^\s<>"]+'
 _TAG = r'<[^>\s][^>]*>'
 _INVISIBLE = r'[\p{Cc}\p{Cf}&&[^\t\n\r]]'   # control and format characters (ZWSP, BOM, bidi marks), not whitespace
 
+def _sub_tags(sub, text: str) -> str:
+    "`sub` (a tag replacer) on `text` up to its last '>': no tag starts after it, and trying from every '<' there would take quadratic time."
+    end = text.rfind('>') + 1
+    return sub(text[:end]) + text[end:] if end else text
+
+_SURROGATE = regex.compile('[\ud800-\udfff]')
+def _for_rust(text: str) -> str:
+    "`text` with lone surrogates (a Python str may hold them, UTF-8 may not) as U+FFFD: Rust `tokenizers` refuse them."
+    return text if text.isascii() else _SURROGATE.sub('\ufffd', text)
+
 class _CleanupSettings(TextTransform):
     html: bool = True                                    # unescape HTML entities and replace tags with a space
     urls: Literal['replace', 'remove', 'keep'] = 'replace'  # what to do with URLs: replace them with `url_token`, drop or keep them
@@ -75,7 +86,7 @@ class _CleanupSettings(TextTransform):
 class Cleanup(_CleanupSettings):
     "Strip HTML tags and unescape entities, replace URLs, drop control/zero-width characters, collapse whitespace."
     def model_post_init(self, _):
-        self._url, self._tag = regex.compile(_URL), regex.compile(_TAG)
+        self._url, self._tag_sub = regex.compile(_URL), partial(regex.compile(_TAG).sub, ' ')
         self._invisible, self._space = regex.compile(_INVISIBLE, regex.V1), regex.compile(r'\s+')
         self._url_to = f' {self.url_token} ' if self.urls == 'replace' else ' '
 
@@ -85,7 +96,7 @@ class Cleanup(_CleanupSettings):
         # each rule runs only when a cheap test says it can match: most texts need none of them
         if self.html and '&' in text: text = html.unescape(text)
         if self.urls != 'keep' and ('://' in text or 'www.' in text): text = self._url.sub(self._url_to, text)
-        if self.html and '<' in text: text = self._tag.sub(' ', text)
+        if self.html and '<' in text: text = _sub_tags(self._tag_sub, text)
         printable = text.isprintable()          # False whenever a control, format or non-ASCII space character is present
         if self.invisible and not printable: text = self._invisible.sub('', text)
         if self.whitespace:
@@ -97,15 +108,53 @@ class Cleanup(_CleanupSettings):
 class CleanupV1(_CleanupSettings):
     "The first version: the same rules as Hugging Face `tokenizers` normalizers (kept so that artifacts naming it load unchanged)."
     def model_post_init(self, _):
-        steps = []
-        if self.urls != 'keep': steps.append(normalizers.Replace(Regex(_URL), f' {self.url_token} ' if self.urls == 'replace' else ' '))
-        if self.html: steps.append(normalizers.Replace(Regex(_TAG), ' '))
-        if self.invisible: steps.append(normalizers.Replace(Regex(_INVISIBLE), ''))
+        url = f' {self.url_token} ' if self.urls == 'replace' else ' '
+        self._url = normalizers.Replace(Regex(_URL), url) if self.urls != 'keep' else None
+        self._tag = normalizers.Replace(Regex(_TAG), ' ') if self.html else None     # run apart: on the text up to its last '>' only
+        steps = [normalizers.Replace(Regex(_INVISIBLE), '')] if self.invisible else []
         if self.whitespace: steps += [normalizers.Replace(Regex(r'\s+'), ' '), normalizers.Strip()]
         self._norm = normalizers.Sequence(steps)
 
     def transform(self,
                   text,  # one text
                  ):
+        text = _for_rust(text)
         if self.html and '&' in text: text = html.unescape(text)
+        if self._url is not None: text = self._url.normalize_str(text)
+        if self._tag is not None and '<' in text: text = _sub_tags(self._tag.normalize_str, text)
         return self._norm.normalize_str(text)
+
+# %% ../../nbs/inference/01_preprocess.ipynb #4b78b1a8
+_HTML5 = frozenset(html.entities.html5)
+_ENTITY = regex.compile(r'&([A-Za-z][A-Za-z0-9]*;?)')
+_URL_ANYCASE = regex.compile(r'(?i:https?://|www\.)[^\s<>"]+')
+
+def _entities_any_case(text: str) -> str:
+    "Entity names HTML does not know in their case (`&NBSP;`), in lower case, so that unescaping does not depend on case folding."
+    return _ENTITY.sub(lambda m: m[0] if m[1] in _HTML5 else '&' + m[1].lower(), text)
+
+@transforms.register('nlp_lib.Cleanup.v3')
+class CleanupV3(Cleanup):
+    "Version 2's rules applied until the text stops changing, with entities and URLs matched in any case and changed text re-normalised: idempotent."
+    form: Literal['NFC', 'NFD', 'NFKC', 'NFKD'] | None = 'NFKC'  # re-normalise text that a rule changed, as `Normalize` does; None: never
+    max_rounds: int = 8                                           # a safety bound; real text is stable after one or two rounds
+
+    def model_post_init(self, _):
+        super().model_post_init(_)
+        self._url = _URL_ANYCASE
+
+    def _once(self, text: str) -> str:
+        if self.html and '&' in text: text = _entities_any_case(text)
+        if self.urls != 'keep' and ('://' in text or 'ww.' in text.lower()): text = self._url.sub(self._url_to, text)
+        text = Cleanup.transform(self, text)
+        if self.form and not text.isascii() and not unicodedata.is_normalized(self.form, text): text = unicodedata.normalize(self.form, text)
+        return text
+
+    def transform(self,
+                  text,  # one text
+                 ):
+        for _ in range(self.max_rounds):
+            new = self._once(text)
+            if new == text: return new
+            text = new
+        return text

@@ -16,7 +16,7 @@ from ..sample import TextSample, TraceStep, pad_ids
 from ..registry import architectures
 from .transform import Transform, _jsonable
 from .labels import Labels
-from .preprocess import Normalize, Cleanup, CaseFold
+from .preprocess import Normalize, CleanupV3, CaseFold
 from .tokenize import Tokenize, Numericalize, Truncate
 from .postprocess import Softmax, LabelMap, TopK, Threshold, PostTransform, column_values, column_lists
 from .architectures import TextClassifier, build_model
@@ -34,7 +34,7 @@ def default_preprocess(max_len: int = 256,                # keep at most this ma
                        max_vocab: int | None = 30000,    # vocabulary size cap, not counting '<pad>' and '<unk>'; None: no cap
                       ) -> list[Transform]:              # unfitted steps: fit them with `fit_preprocess`
     "The standard pre-processing: NFKC, cleanup, lower-casing, tokenisation, vocabulary, truncation."
-    return [Normalize(), Cleanup(), CaseFold(), Tokenize(kind=tokenizer), Numericalize(min_freq=min_freq, max_size=max_vocab), Truncate(max_len=max_len)]
+    return [Normalize(), CleanupV3(), CaseFold(), Tokenize(kind=tokenizer), Numericalize(min_freq=min_freq, max_size=max_vocab), Truncate(max_len=max_len)]
 
 def default_postprocess(labels: Sequence[str],          # display names, in class-id order
                         top_k: int = 3,                 # how many best labels to list in `top_k` (capped at the number of labels)
@@ -80,8 +80,15 @@ class Processor:
         return f'Processor({steps(self.pre)} ⇒ {self.model.type_name} ⇒ {steps(self.post)}; labels={self.labels.names})'
 
 # %% ../../nbs/inference/07_processor.ipynb #4bfe7331
+def _not_texts(texts) -> TypeError | None:
+    "The error for `texts` that is neither a text nor an iterable of texts (bytes and mappings are iterable, but not of texts)."
+    from collections.abc import Iterable as _It, Mapping
+    if isinstance(texts, (bytes, bytearray, memoryview, Mapping)) or not isinstance(texts, _It):
+        return TypeError(f'expected text (str), a TextSample or an iterable of them, got {type(texts).__name__}: {texts!r:.60}')
+
 def _check_inputs(texts, offset: int = 0) -> list:
     if isinstance(texts, (str, TextSample)): return [texts]
+    if (e := _not_texts(texts)) is not None: raise e
     items = list(texts)
     for i, t in enumerate(items):
         if not isinstance(t, (str, TextSample)): raise TypeError(f'expected text (str) or TextSample at position {offset + i}, got {type(t).__name__}: {t!r:.60}')
@@ -232,6 +239,7 @@ def stream(self: Processor,
           ) -> Iterator[TextSample]:
     "Classify `texts` (any iterable of strings or `TextSample`s) lazily, `chunk_size` at a time; results in input order."
     if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    if not isinstance(texts, (str, TextSample)) and (e := _not_texts(texts)) is not None: raise e
     it, done = iter(_check_inputs(texts) if isinstance(texts, (str, TextSample)) else texts), 0
     while chunk := list(islice(it, chunk_size)):
         yield from self._predict_chunk(_check_inputs(chunk, done), batch_size, debug)

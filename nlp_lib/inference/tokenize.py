@@ -18,6 +18,7 @@ from tokenizers import Tokenizer, Regex, models, pre_tokenizers, trainers
 from ..sample import TextSample
 from ..registry import transforms
 from .transform import Transform
+from .preprocess import _for_rust
 
 # %% auto #0
 __all__ = ['Tokenize', 'TokenizeV1', 'Numericalize', 'Truncate']
@@ -54,7 +55,7 @@ class _TokenizeBase(Transform):
         "The tokens of one text."
         if self.kind == 'word': return self.words(text)
         if self._tok is None: raise RuntimeError(f"Tokenize(kind='{self.kind}') is not fitted: call fit(samples) or load an artifact")
-        return self._tok.encode(text).tokens
+        return self._tok.encode(_for_rust(text)).tokens
 
     def apply(self,
               s: TextSample,  # the sample to update in place: reads `normalized` (or `text`), writes `tokens`
@@ -88,7 +89,7 @@ class TokenizeV1(_TokenizeBase):
     def words(self,
               text,  # one (normalised) text
              ):
-        return [w for w, _ in self._pre.pre_tokenize_str(text)]
+        return [w for w, _ in self._pre.pre_tokenize_str(_for_rust(text))]
 
 # %% ../../nbs/inference/02_tokenize.ipynb #666f6654
 @patch
@@ -97,7 +98,7 @@ def fit(self: _TokenizeBase,
        ) -> Tokenize:                   # this step, fitted
     "Train the subword model on the `normalized` text of `samples` (nothing to learn for `kind='word'`)."
     if self.kind == 'word': return self
-    texts = (s.normalized if s.normalized is not None else s.text for s in samples)
+    texts = (_for_rust(s.normalized if s.normalized is not None else s.text) for s in samples)
     if self.kind == 'wordpiece':
         tok = Tokenizer(models.WordPiece(unk_token='<unk>'))
         trainer = trainers.WordPieceTrainer(vocab_size=self.vocab_size, min_frequency=self.min_frequency, special_tokens=['<unk>'], show_progress=False)
