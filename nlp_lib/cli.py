@@ -35,6 +35,10 @@ def _serve_parser(sub):
     v.add_argument('--max-wait-ms', type=float, default=1.0, help='how long a request waits for others to share its model batch')
     v.add_argument('--torch-threads', type=int, default=1, help="torch intra-op threads per worker (default 1: parallelism comes from batching and workers)")
     v.add_argument('--access-log', action='store_true', help='log every request (costs throughput)')
+    v.add_argument('--api-key', metavar='KEY', help='require Authorization: Bearer KEY on every route but /health '
+                   '(default: $NLP_LIB_API_KEY, which is better: argv shows in ps; none: no key)')
+    v.add_argument('--cors-origins', action='append', default=[], metavar='ORIGINS',
+                   help='browser origins allowed to call the API, comma-separated or repeated (default: none, CORS off)')
 
 def _app_parser(sub):
     d = sub.add_parser('app', help='run the Streamlit demo on a saved model',
@@ -67,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('args', nargs='*', metavar='[CONFIG] [KEY=VALUE ...]', help='optional YAML config, then overrides')
     t.add_argument('--quiet', action='store_true', help='no progress bars')
     t.add_argument('--print-config', action='store_true', help='print the resolved config and exit')
+    t.add_argument('--resume', metavar='RUN_DIR', help="continue a killed or failed run from its last epoch checkpoint, with the run's own config and data; "
+                                                       'it ends with the weights the uninterrupted run would have (give no CONFIG or overrides)')
     e = sub.add_parser('evaluate', help='score a saved model on labelled data',
                        description='Score an artifact on a TSV/CSV/JSONL/Parquet file holding raw labels, as the training data did. '
                                    'Columns are names, or positions counted from 0 (a number is always a position).')
@@ -100,12 +106,17 @@ def _training():
 
 def _cmd_train(a) -> int:
     run, config = _training()
+    if a.resume:
+        if a.args or a.print_config: raise CLIError('--resume takes only the run directory: the run continues with its own config.yaml')
+        return _train_summary(run.resume(a.resume, progress=not a.quiet))
     cfg_path = a.args[0] if a.args and '=' not in a.args[0] else None
     overrides = a.args[1:] if cfg_path else a.args
     try: cfg = config.load_config(cfg_path, overrides)
     except config.ConfigError as e: raise CLIError(str(e)) from None
     if a.print_config: print(cfg.to_yaml(), end=''); return 0
-    res = run.train(cfg, progress=not a.quiet)
+    return _train_summary(run.train(cfg, progress=not a.quiet))
+
+def _train_summary(res) -> int:
     m = res.metrics
     print(f"\nvalid accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}  "
           f"train {m['train_seconds']:.0f}s  peak RSS {m['peak_rss_mb']:.0f} MB")
@@ -134,7 +145,8 @@ def _cmd_serve(a) -> int:
     api, = _extra('serve', 'nlp_lib.api')
     s = api.ServeSettings(artifact=a.artifact, max_texts=a.max_texts, max_chars=a.max_chars, max_body_bytes=a.max_body_bytes,
                           max_queue=a.max_queue, batching=not a.no_batching, max_batch_size=a.max_batch_size, max_wait_ms=a.max_wait_ms,
-                          torch_threads=a.torch_threads)
+                          torch_threads=a.torch_threads, api_key=a.api_key,
+                          cors_origins=[o.strip() for v in a.cors_origins for o in v.split(',') if o.strip()])
     api.serve(s, host=a.host, port=a.port, workers=a.workers, access_log=a.access_log)
     return 0
 

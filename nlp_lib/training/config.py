@@ -73,11 +73,12 @@ class PostprocessConfig(_Section):
              ): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score)
 
 class TrackingConfig(_Section):
-    "Where runs are recorded: a run directory under `runs_dir`, and MLflow (local store unless MLFLOW_TRACKING_URI is set)."
+    "Where runs are recorded: a run directory under `runs_dir` (checked for `min_free_mb` free at start), and MLflow (local store unless MLFLOW_TRACKING_URI is set)."
     runs_dir: str = 'runs'
     experiment: str = 'nlp_lib'
     run_name: str | None = None
     mlflow: bool = True
+    min_free_mb: float = Field(200, ge=0)   # free space (MiB) the runs directory must have when a run starts; 0: no check
 
 # %% ../../nbs/training/16_config.ipynb #5279b233
 class TrainConfig(_Section):

@@ -6,7 +6,7 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/data.html.md"""
 
 # %% ../../nbs/training/10_data.ipynb #f7632047
 from __future__ import annotations
-import csv, hashlib, itertools, json, tempfile, urllib.request, warnings, zipfile
+import contextlib, csv, hashlib, itertools, json, os, tempfile, urllib.request, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Mapping
@@ -54,28 +54,51 @@ def _decode(raw: bytes):
     try: return raw.decode('utf-8')
     except UnicodeDecodeError: return None
 
-def _positions(path, header: list[str] | None, n_fields: int, *cols) -> list[int]:
-    "Where `cols` (names in `header`, or positions) are among the `n_fields` fields of the first row."
+_DELIMS = {',': "','", '\t': 'a tab', ';': "';'", '|': "'|'"}
+
+def _delimiter_hint(fields: list[str] | None, what: str, sep: str | None) -> str:
+    "' — wrong delimiter? …' when the first row is one field holding another format's delimiter; '' otherwise."
+    if fields is None or len(fields) != 1: return ''
+    found = [name for d, name in _DELIMS.items() if d != sep and d in fields[0]]
+    return f' — wrong delimiter? the {what} has 1 field; it contains {found[0]} (set data.format, or fix the file)' if found else ''
+
+def _positions(path, header: list[str] | None, n_fields: int, *cols, fields: list[str] | None = None, sep: str | None = None) -> list[int]:
+    "Where `cols` (names in `header`, or positions) are among the `n_fields` fields of the first row (`fields`: that row, to spot a wrong delimiter `sep`)."
     out = []
+    what = "header" if header is not None else "first row"
     for c in cols:
         if isinstance(c, int):
             if not 0 <= c < n_fields:
-                raise DataError(f'{path}:1: column {c} is out of range: the {"header" if header is not None else "first row"} has {n_fields} '
-                                f'field{"s" if n_fields != 1 else ""} (positions 0 to {n_fields - 1})')
+                raise DataError(f'{path}:1: column {c} is out of range: the {what} has {n_fields} '
+                                f'field{"s" if n_fields != 1 else ""} (positions 0 to {n_fields - 1})' + _delimiter_hint(fields, what, sep))
             out.append(c)
         elif header is None: raise DataError(f'{path}: column {c!r} is a name, but the file is read without a header (header=false): give its position, e.g. 0')
-        elif c not in header: raise DataError(f'{path}:1: no column {c!r} in header {header}')
+        elif c not in header: raise DataError(f'{path}:1: no column {c!r} in header {header}' + _delimiter_hint(fields, what, sep))
         else: out.append(header.index(c))
     return out
 
+class _Changed(DataError): "The file changed under the reader (`_good_rows` adds the line it had reached)."
+
+@contextlib.contextmanager
+def _opened(path, *args, **kwargs):
+    "`open(path, ...)`; when the caller reads to the end, the file must still be the one opened, unchanged (else `DataError`)."
+    with open(path, *args, **kwargs) as f:
+        st0 = os.fstat(f.fileno())
+        yield f
+        try: st1 = os.stat(path)
+        except FileNotFoundError: raise _Changed(f'{path}: the file vanished while it was being read') from None
+        if (st1.st_dev, st1.st_ino) != (st0.st_dev, st0.st_ino): raise _Changed(f'{path}: the file was replaced while it was being read')
+        if (st1.st_size, st1.st_mtime_ns) != (st0.st_size, st0.st_mtime_ns):
+            raise _Changed(f'{path}: the file changed while it was being read ({st0.st_size} bytes when opened, {st1.st_size} now)')
+
 # %% ../../nbs/training/10_data.ipynb #3c58b723
 def _rows_tsv(path, text_col, label_col, header: bool = True) -> Iterator[tuple[int, object, object]]:
-    with open(path, 'rb') as f:
+    with _opened(path, 'rb') as f:
         first_raw = f.readline()
         first = _decode(first_raw)
         if first is None: raise DataError(f'{path}:1: {"header" if header else "first line"} is not valid UTF-8')
         cols = first.rstrip('\r\n').split('\t')
-        ti, li = _positions(path, cols if header else None, len(cols), text_col, label_col)
+        ti, li = _positions(path, cols if header else None, len(cols), text_col, label_col, fields=cols, sep='\t')
         for n, raw in enumerate(f if header else itertools.chain([first_raw], f), start=2 if header else 1):
             line = _decode(raw)
             if line is None: yield n, 'undecodable bytes', None; continue
@@ -86,10 +109,10 @@ def _rows_tsv(path, text_col, label_col, header: bool = True) -> Iterator[tuple[
             yield n, parts[ti], parts[li]
 
 def _rows_csv(path, text_col, label_col, header: bool = True):
-    with open(path, newline='', encoding='utf-8', errors='surrogateescape') as f:
+    with _opened(path, newline='', encoding='utf-8', errors='surrogateescape') as f:
         r = csv.reader(f)
         first = next(r, None) or []
-        ti, li = _positions(path, first if header else None, len(first), text_col, label_col)
+        ti, li = _positions(path, first if header else None, len(first), text_col, label_col, fields=first, sep=',')
         start = r.line_num + 1 if header else 1
         for row in (r if header else itertools.chain([first], r)):
             n, start = start, r.line_num + 1
@@ -102,7 +125,7 @@ def _rows_csv(path, text_col, label_col, header: bool = True):
 def _rows_jsonl(path, text_col, label_col, header: bool = True):
     if not header or isinstance(text_col, int) or isinstance(label_col, int):
         raise DataError(f'{path}: JSON lines are objects with keys: name the columns (column positions and header=false are for TSV, CSV and Parquet)')
-    with open(path, 'rb') as f:
+    with _opened(path, 'rb') as f:
         for n, raw in enumerate(f, start=1):
             line = _decode(raw)
             if line is None: yield n, 'undecodable bytes', None; continue
@@ -110,6 +133,7 @@ def _rows_jsonl(path, text_col, label_col, header: bool = True):
             try: obj = json.loads(line)
             except json.JSONDecodeError: yield n, 'invalid JSON', None; continue
             if not isinstance(obj, dict): yield n, 'invalid JSON', None; continue
+            if text_col not in obj: yield n, 'no text key', None; continue
             yield n, obj.get(text_col), obj.get(label_col)
 
 def _parquet(path):
@@ -129,7 +153,7 @@ def _rows_parquet(path, text_col, label_col, header: bool = True):
                 yield n, x, y
 
 _READERS = {'tsv': _rows_tsv, 'csv': _rows_csv, 'jsonl': _rows_jsonl, 'parquet': _rows_parquet}
-_REASONS = {'undecodable bytes', 'empty line', 'wrong number of fields', 'invalid JSON'}
+_REASONS = {'undecodable bytes', 'empty line', 'wrong number of fields', 'invalid JSON', 'no text key'}
 
 # %% ../../nbs/training/10_data.ipynb #7587b3ef
 _SUFFIXES = {'.tsv': 'tsv', '.csv': 'csv', '.jsonl': 'jsonl', '.json': 'jsonl', '.parquet': 'parquet', '.pq': 'parquet'}
@@ -140,21 +164,32 @@ def table_format(path,                # the table file; it must exist
     "The format of the file at `path`: `format`, or the one its suffix tells; a missing file or an unknown suffix raises `DataError`."
     path = Path(path)
     if not path.exists(): raise DataError(f'{path}: file not found')
+    if path.is_dir(): raise DataError(f'{path}: is a directory, not a file; give the path of a TSV, CSV, JSONL or Parquet file')
+    if path.stat().st_size == 0: raise DataError(f'{path}: the file is empty (0 bytes)')
     fmt = format if format != 'auto' else _SUFFIXES.get(path.suffix.lower())
     if fmt not in _READERS: raise DataError(f'{path}: cannot tell the format from the suffix {path.suffix!r}; set data.format')
     return fmt
 
 def _good_rows(path, fmt: str, text_col, label_col, header: bool = True, bad_rows: str = 'skip', report: BadRows | None = None,
                known: set[str] | None = None) -> Iterator[tuple[int, str, str | None]]:
-    "`(line, text, label)` of the usable rows; a bad row raises `DataError` (`bad_rows='fail'`) or is counted in `report`."
-    for n, text, label in _READERS[fmt](path, text_col, text_col if label_col is None else label_col, header):
+    "`(line, text, label)` of the usable rows; a bad row raises `DataError` (`bad_rows='fail'`) or is counted in `report`; a read that fails midway raises `DataError`."
+    n = 0
+    rows = _READERS[fmt](path, text_col, text_col if label_col is None else label_col, header)
+    while True:
+        try: n, text, label = next(rows)
+        except StopIteration: return
+        except _Changed as e: raise DataError(f'{e}; noticed at its end, after line {n}') from None
+        except OSError as e:   # the file vanished, a disk or network error
+            raise DataError(f'{path}: cannot be read{f" after line {n}" if n else ""} ({e.strerror or e}); did it vanish or change while being read?') from None
         if label is None and text in _REASONS: reason = text
         elif text is None or not str(text).strip(): reason = 'empty text'
         elif label_col is None: yield n, str(text), None; continue
         elif label is None or str(label).strip() == '': reason = 'missing label'
         elif known is not None and str(label).strip() not in known: reason = 'unknown label'
         else: yield n, str(text), str(label).strip(); continue
-        if bad_rows == 'fail': raise DataError(f'{path}:{n}: {reason}')
+        if bad_rows == 'fail':
+            extra = f' {str(label).strip()!r}: not among the training labels {sorted(known)[:20]}' if reason == 'unknown label' else ''
+            raise DataError(f'{path}:{n}: {reason}{extra}')
         if report is not None: report.add(path, n, reason)
 
 # %% ../../nbs/training/10_data.ipynb #e9f17535
@@ -352,6 +387,7 @@ def load_data(cfg: DataConfig | None = None,                # what to read and h
     files = [src.train]
     if src.valid is not None:
         vx, vy = read_table(src.valid, known_labels=labels.raw, limit=cfg.valid_limit, **opts)
+        if not vx: raise DataError(f'{src.valid}: no usable rows ({rep})')
         files.append(src.valid)
     else: vx, vy, tx, ty = _split(tx, ty, cfg)
     if rep.total: warnings.warn(str(rep))
@@ -362,8 +398,10 @@ def file_sha256(path,    # the file to hash
                ) -> str: # hex digest
     "The sha256 of the file at `path`, read in 1 MiB chunks."
     h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    try:
+        with open(path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    except OSError as e: raise DataError(f'{path}: cannot be read to hash it ({e.strerror or e}); did it vanish after loading?') from None
     return h.hexdigest()
 
 def data_hashes(bundle: DataBundle,  # data read by `load_data`

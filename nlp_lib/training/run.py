@@ -6,7 +6,7 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/run.html.md"""
 
 # %% ../../nbs/training/18_run.ipynb #9bbcd00f
 from __future__ import annotations
-import contextlib, hashlib, resource, sys, time
+import contextlib, hashlib, json, resource, shutil, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,19 +17,21 @@ from ..inference.transform import Transform
 from ..inference.labels import Labels, LabelError
 from ..inference.processor import Processor, fit_preprocess, apply_preprocess
 from ..inference.tokenize import Numericalize
-from ..inference.architectures import TextClassifier, build_model
-from .config import TrainConfig
+from ..inference.architectures import TextClassifier, Ensemble, build_model
+from ..registry import architectures
+from .config import TrainConfig, load_config
 from .augment import AugmentConfig, Augmenter
 from .data import DataBundle, DataError, load_data, data_hashes, read_table
 from .dataloaders import make_samples, build_dataloaders
-from .trainer import SupervisedTrainer, ContrastivePretrainer
+from .trainer import SupervisedTrainer, ContrastivePretrainer, Checkpoint, CheckpointCallback, load_checkpoint
 from .metrics import default_metrics, classification_report
-from .tracking import RunDir, MLflowRun, TrackingCallback
+from .tracking import RunDir, MLflowRun, TrackingCallback, RunStateError, check_runs_dir
 from .vectors import init_embeddings, vectors_record
 
 # %% auto #0
 __all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'numericalizer', 'preprocess_data',
-           'build_run_model', 'pretrain_encoder', 'fit_model', 'save_run', 'train', 'evaluate']
+           'build_run_model', 'pretrain_encoder', 'fit_model', 'save_run', 'train', 'check_run_data', 'resume',
+           'evaluate']
 
 # %% ../../nbs/training/18_run.ipynb #7151c8ac
 @dataclass
@@ -72,13 +74,16 @@ def _quiet(learn, progress: bool) -> contextlib.ExitStack:
 # %% ../../nbs/training/18_run.ipynb #bab9eb06
 def start_run(cfg: TrainConfig,  # the resolved config; `tracking` says where the run goes and whether MLflow is used, `seed` seeds it
              ) -> tuple[RunDir, MLflowRun | None]:  # the run directory, and the MLflow run (None when `tracking.mlflow` is false)
-    "Create the run directory with the resolved `config.yaml`, open the MLflow run (unless disabled), and seed everything."
+    "Check the runs directory (writable, `tracking.min_free_mb` free), create the run directory with the resolved `config.yaml`, open the MLflow run (unless disabled), and seed everything."
+    check_runs_dir(cfg.tracking.runs_dir, cfg.tracking.min_free_mb)
     run = RunDir.create(cfg.tracking.runs_dir, cfg.tracking.run_name)
     ml = None
     try:
         run.write_text('config.yaml', cfg.to_yaml())
         ml = MLflowRun(cfg.tracking.experiment, run.path.name, cfg.tracking.runs_dir) if cfg.tracking.mlflow else None
-        if ml: ml.log_params(cfg.model_dump(mode='json'))
+        if ml:
+            ml.log_params(cfg.model_dump(mode='json'))
+            run.info['mlflow_run_id'] = ml.run_id; run.write_json('run.json', run.info)   # so `resume` reopens the same MLflow run
         set_seed(cfg.seed, reproducible=True)
         return run, ml
     except BaseException as e:
@@ -158,20 +163,22 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
               run: RunDir | None = None,        # run directory: per-epoch metrics are recorded there, and it is the trainer's working path; None: not recorded
               ml: MLflowRun | None = None,      # MLflow run to log epochs to; None: no MLflow
               progress: bool = True,            # show progress bars (or one line per epoch when not on a terminal)
+              resume: Checkpoint | None = None, # continue from this checkpoint (pre-training, already in its weights, is skipped); None: from the start
              ) -> SupervisedTrainer:
-    "Train `model` on the pre-processed samples as `cfg` says; returns the `SupervisedTrainer` holding it."
+    "Train `model` on the pre-processed samples as `cfg` says, checkpointing each epoch in `run`; returns the `SupervisedTrainer` holding it."
     augment = cfg.augment.build(num)
     dls = build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
-    if cfg.trainer.pretrain_epochs: pretrain_encoder(cfg, model, train, num, augment, run, ml, progress)
+    if cfg.trainer.pretrain_epochs and resume is None: pretrain_encoder(cfg, model, train, num, augment, run, ml, progress)
     loss = cfg.loss.build([s.target for s in train], model.params.n_classes)
     def trainer(m, dls, cbs=()):
         return SupervisedTrainer(m, dls, loss, default_metrics(), wd=cfg.trainer.wd, cbs=list(cbs),
                                  mixed_precision=cfg.trainer.mixed_precision, path=run.path if run else None)
     members = getattr(model, 'member_models', None)
     if not members:
-        t = trainer(model, dls, [TrackingCallback(run, ml)])
+        t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run else []))
         with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr)
         return t
+    if resume is not None: raise RunStateError('resuming an ensemble run is not supported')
     for i, m in enumerate(members):      # an ensemble: each member alone, with its own data order and augmentation draws
         if progress: print(f'member {i + 1}/{len(members)}: {m.type_name}')
         mdls = dls if i == 0 else build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed + i)
@@ -201,7 +208,7 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
     if ml:
         ml.log_metrics({f'final.{k}': v for k, v in metrics.items() if isinstance(v, (int, float))})
         ml.log_artifacts(artifact, 'artifact')
-        ml.log_artifacts(run.path, 'run')
+        ml.log_artifacts(run.path, 'run', exclude=('checkpoint',))
     return RunResult(run.path, artifact, proc, metrics, trainer)
 
 # %% ../../nbs/training/18_run.ipynb #f14ec7ae
@@ -211,23 +218,89 @@ def train(cfg: TrainConfig | None = None,  # the full training config, e.g. from
     "Train according to `cfg` (defaults: the SST-2 recipe); returns the run directory, artifact, processor and metrics."
     cfg = cfg if cfg is not None else TrainConfig()
     run, ml = start_run(cfg)
-    try:
+    with _recorded(run, ml):
         data = load_run_data(cfg, run)
-        t0 = time.perf_counter()
-        pre, train_samples, valid_samples = preprocess_data(cfg, data)
-        t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
-        num = numericalizer(pre)
-        model = build_run_model(cfg, num, len(data.labels))
-        trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress)
-        timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(t1 - t0, 2)}
-        res = save_run(cfg, trainer, pre, data.labels, run, ml, timings, progress)
-        run.finish('finished')
-        if ml: ml.finish('FINISHED')
-        return res
+        return _train_steps(cfg, data, run, ml, progress)
+
+@contextlib.contextmanager
+def _recorded(run: RunDir, ml: MLflowRun | None):
+    "Record a failure at any step as `failed` (MLflow: FAILED, or KILLED on Ctrl-C) with the error, then let it propagate."
+    try: yield
     except BaseException as e:
         run.finish('failed', e)
         if ml: ml.finish('FAILED' if not isinstance(e, KeyboardInterrupt) else 'KILLED')
         raise
+
+def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun | None, progress: bool, resume: Checkpoint | None = None) -> RunResult:
+    "Steps 3 to 6 on loaded data; the checkpoint, needed no more once the artifact is saved, is removed at the end."
+    t0 = time.perf_counter()
+    pre, train_samples, valid_samples = preprocess_data(cfg, data)
+    t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
+    num = numericalizer(pre)
+    model = build_run_model(cfg, num, len(data.labels))
+    trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume)
+    timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(t1 - t0, 2)}
+    res = save_run(cfg, trainer, pre, data.labels, run, ml, timings, progress)
+    shutil.rmtree(run.path / 'checkpoint', ignore_errors=True)
+    run.finish('finished')
+    if ml: ml.finish('FINISHED')
+    return res
+
+# %% ../../nbs/training/18_run.ipynb #bc343766
+def check_run_data(run: RunDir,        # the run being resumed: its `data.json` holds the hashes recorded at its start
+                   cfg: TrainConfig,   # its config (for the word vectors' record)
+                   data: DataBundle,   # the data as read now
+                  ) -> None:
+    "Refuse (`DataError`, naming the file and both hashes) data that differs from what the run started with."
+    rec = json.loads((run.path / 'data.json').read_text())
+    now = data_record(cfg, data)
+    for f in sorted(set(rec['sha256']) | set(now['sha256'])):
+        was, is_ = rec['sha256'].get(f), now['sha256'].get(f)
+        if was != is_:
+            raise DataError(f'{f}: the data changed since the run started (sha256 {was or "none"} recorded in {run.path / "data.json"}, '
+                            f'{is_ or "not read"} now); resuming would not reproduce the run: train again instead')
+    if rec.get('word_vectors') != now['word_vectors']: raise DataError(f'the word vectors changed since the run started ({run.path / "data.json"})')
+
+def _keep_epochs(run: RunDir, start: int | None):
+    "Keep the per-epoch lines of the finished epochs (all pre-training ones too when continuing from a checkpoint); drop a partly written line."
+    p = run.path / 'metrics.jsonl'
+    if not p.exists(): return
+    rows = []
+    for line in p.read_text().splitlines():
+        try: e = json.loads(line)
+        except ValueError: continue
+        if start is not None and (e.get('phase') != 'train' or e.get('epoch', 0) < start): rows.append(line)
+    run.write_text('metrics.jsonl', ''.join(l + '\n' for l in rows))
+
+# %% ../../nbs/training/18_run.ipynb #f7daf565
+def resume(run_dir,               # a run directory left by a killed or failed `train`
+           progress: bool = True, # show progress bars (or one line per epoch when not on a terminal); False: silent
+          ) -> RunResult:
+    "Continue the run in `run_dir` from its latest checkpoint, with its own config and data; it ends as the uninterrupted run would have."
+    run = RunDir.load(run_dir)
+    if run.info.get('status') == 'finished': raise RunStateError(f'{run.path}: the run already finished; there is nothing to resume')
+    cfg = load_config(run.path / 'config.yaml')
+    if issubclass(architectures.get(cfg.architecture.name), Ensemble):
+        raise RunStateError(f'{run.path}: resuming an {cfg.architecture.name} run is not supported (only single-model fits are checkpointed); train it again')
+    check_runs_dir(run.path, cfg.tracking.min_free_mb)
+    data = load_run_data(cfg)
+    if (run.path / 'data.json').exists(): check_run_data(run, cfg, data)
+    else: run.write_json('data.json', data_record(cfg, data))   # killed before it was written: nothing trained yet, start over
+    ck = load_checkpoint(run.path / 'checkpoint')
+    start = ck.epoch if ck else 0
+    run.reopen(start)
+    ml = None
+    with _recorded(run, None):
+        if cfg.tracking.mlflow:
+            ml = MLflowRun(cfg.tracking.experiment, run.path.name, cfg.tracking.runs_dir, run_id=run.info.get('mlflow_run_id'))
+    with _recorded(run, ml):
+        if ml:
+            ml.mlflow.set_tag('resumed_from_epoch', str(start))
+            if ml.run_id != run.info.get('mlflow_run_id'): ml.log_params(cfg.model_dump(mode='json'))
+            run.info['mlflow_run_id'] = ml.run_id; run.write_json('run.json', run.info)
+        _keep_epochs(run, ck.epoch if ck else None)
+        set_seed(cfg.seed, reproducible=True)    # as `start_run` left it (reading the data draws no random numbers)
+        return _train_steps(cfg, data, run, ml, progress, ck)
 
 # %% ../../nbs/training/18_run.ipynb #e03b3703
 def evaluate(artifact,                           # a saved processor, as `Processor.load` takes it (e.g. a run's `artifact` directory)

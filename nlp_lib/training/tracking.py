@@ -6,16 +6,18 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/tracking.html.md"""
 
 # %% ../../nbs/training/17_tracking.ipynb #5b8caf75
 from __future__ import annotations
-import json, os, platform, re, subprocess, sys, time, traceback
+import json, os, platform, re, shutil, subprocess, sys, time, traceback
 from datetime import datetime, timezone
 from importlib.metadata import version, PackageNotFoundError
 from pathlib import Path
 from typing import Any
+from fastcore.basics import patch
 from fastai.callback.core import Callback
 import nlp_lib
 
 # %% auto #0
-__all__ = ['git_info', 'package_versions', 'RunDir', 'tracking_uri', 'flatten', 'MLflowRun', 'TrackingCallback']
+__all__ = ['git_info', 'package_versions', 'RunDir', 'RunStateError', 'check_runs_dir', 'tracking_uri', 'flatten', 'MLflowRun',
+           'TrackingCallback']
 
 # %% ../../nbs/training/17_tracking.ipynb #839e656f
 def git_info(path='.',  # a file or directory inside the repository; '.': the working directory
@@ -51,7 +53,7 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=False)
         self._t0 = time.time()
         self.info = {'status': 'running', 'started': _now(), 'finished': None, 'git': git_info(), 'versions': package_versions(),
-                     'command': ' '.join(sys.argv)}
+                     'command': ' '.join(sys.argv), 'pid': os.getpid(), 'host': platform.node()}
         self._write_info()
 
     @classmethod
@@ -66,21 +68,23 @@ class RunDir:
         while path.exists(): path, i = Path(f'{base}-{i}'), i + 1
         return cls(path)
 
-    def _write_info(self): (self.path / 'run.json').write_text(json.dumps(self.info, indent=2))
+    def _write_info(self): self.write_json('run.json', self.info)
 
     def write_json(self,
                    name: str,  # file name inside the run directory, e.g. 'data.json'; overwritten
                    obj,        # JSON-serialisable data (other values are written with `str`)
                   ) -> Path:   # the file written
-        p = self.path / name
-        p.write_text(json.dumps(obj, indent=2, default=str))
-        return p
+        return self.write_text(name, json.dumps(obj, indent=2, default=str))
 
     def write_text(self,
                    name: str,  # file name inside the run directory, e.g. 'config.yaml'; overwritten
                    text: str,  # the content
                   ) -> Path:   # the file written
-        p = self.path / name; p.write_text(text); return p
+        "Write `name` atomically (a temporary file, then `os.replace`): a kill leaves the old content or the new, never a part."
+        p = self.path / name
+        tmp = p.with_name(f'.{p.name}.tmp-{os.getpid()}')
+        tmp.write_text(text); os.replace(tmp, p)
+        return p
 
     def log_epoch(self,
                   metrics: dict[str, Any],  # one epoch's values, JSON-serialisable, e.g. `{'phase': 'train', 'epoch': 0, 'accuracy': 0.8}`
@@ -100,6 +104,61 @@ class RunDir:
         self.info.update(status=status, finished=_now(), duration_s=round(time.time() - self._t0, 2))
         if error is not None: self.info['error'] = ''.join(traceback.format_exception(type(error), error, error.__traceback__))[-5000:]
         self._write_info()
+
+# %% ../../nbs/training/17_tracking.ipynb #d9f6f956
+class RunStateError(ValueError):
+    "A run directory that cannot be used as asked (still running, already finished, not a run, or not writable)."
+
+@patch(cls_method=True)
+def load(cls: RunDir,
+         path,  # an existing run directory, holding `run.json`
+        ) -> RunDir:
+    "The run directory at `path`, its `run.json` read back (nothing is written)."
+    path = Path(path)
+    if not path.is_dir(): raise RunStateError(f'{path}: no such run directory')
+    try: info = json.loads((path / 'run.json').read_text())
+    except (OSError, ValueError) as e: raise RunStateError(f'{path / "run.json"}: not a readable run record ({e})') from None
+    self = cls.__new__(cls)
+    self.path, self.info, self._t0 = path, info, time.time()
+    return self
+
+def _alive(pid) -> bool:
+    try: os.kill(int(pid), 0); return True
+    except (OSError, TypeError, ValueError): return False
+
+@patch
+def reopen(self: RunDir,
+           from_epoch: int,  # the epoch training continues at (0: from the start)
+          ) -> None:
+    "Mark the run as running again in this process, recording the resumption; a finished run, or one whose process is alive, is refused."
+    st, pid = self.info.get('status'), self.info.get('pid')
+    if st == 'finished': raise RunStateError(f'{self.path}: the run already finished; there is nothing to resume')
+    if st == 'running' and pid and pid != os.getpid() and self.info.get('host') == platform.node() and _alive(pid):
+        raise RunStateError(f'{self.path}: the run is still running (pid {pid}); stop it first')
+    self.info['resumed'] = self.info.get('resumed', []) + [{'at': _now(), 'from_epoch': from_epoch, 'previous_status': st}]
+    self.info.update(status='running', finished=None, pid=os.getpid(), host=platform.node(), command=' '.join(sys.argv))
+    self.info.pop('error', None)
+    self._write_info()
+
+# %% ../../nbs/training/17_tracking.ipynb #720fbad9
+def check_runs_dir(runs_dir,                  # the directory runs are written under; created if missing
+                   min_free_mb: float = 200,  # the least free space (MiB) to start a run with; 0: no check
+                  ) -> float:                 # the free space found, in MiB
+    "Check at start that `runs_dir` can be created and written (a probe file written, fsynced, deleted) and has `min_free_mb` free; `RunStateError` otherwise."
+    d = Path(runs_dir)
+    if d.exists() and not d.is_dir(): raise RunStateError(f'runs directory {d} is not a directory')
+    try: d.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise RunStateError(f'runs directory {d} cannot be created: {e.strerror or e}') from None
+    probe = d / f'.write-probe-{os.getpid()}'
+    try:
+        with probe.open('wb') as f: f.write(b'x' * 4096); f.flush(); os.fsync(f.fileno())
+    except OSError as e: raise RunStateError(f'runs directory {d} is not writable: {e.strerror or e}') from None
+    finally: probe.unlink(missing_ok=True)
+    free = shutil.disk_usage(d).free / 2**20
+    if free < min_free_mb:
+        raise RunStateError(f'runs directory {d}: only {free:.0f} MiB free, and a run needs at least {min_free_mb:g} MiB '
+                            f'(tracking.min_free_mb) for its checkpoints and artifact; free some space or choose another runs_dir')
+    return free
 
 # %% ../../nbs/training/17_tracking.ipynb #bb8c5a13
 def tracking_uri(runs_dir='runs',  # directory holding the local `mlflow.db` when `MLFLOW_TRACKING_URI` is not set
@@ -124,6 +183,7 @@ class MLflowRun:
                  experiment: str,   # MLflow experiment name, created if missing
                  run_name: str,     # name of the MLflow run (e.g. the run directory's name)
                  runs_dir='runs',   # holds the local store (`mlflow.db`, `mlartifacts/`) unless `MLFLOW_TRACKING_URI` is set
+                 run_id: str | None = None,  # an existing run to reopen (a resumed training run); None, or an id the store lacks: a new run
                 ):
         import mlflow   # imported here: tracking is optional and mlflow is slow to import
         import logging; logging.getLogger('mlflow').setLevel(logging.WARNING)
@@ -135,7 +195,11 @@ class MLflowRun:
         exp = mlflow.get_experiment_by_name(experiment)
         eid = exp.experiment_id if exp else mlflow.create_experiment(
             experiment, artifact_location=(Path(runs_dir).resolve() / 'mlartifacts').as_uri() if local else None)
-        self.run = mlflow.start_run(experiment_id=eid, run_name=run_name)
+        self.run = None
+        if run_id:
+            try: self.run = mlflow.start_run(run_id=run_id)
+            except Exception: self.run = None      # not in this store (e.g. another MLFLOW_TRACKING_URI): a new run
+        if self.run is None: self.run = mlflow.start_run(experiment_id=eid, run_name=run_name)
         self.run_id = self.run.info.run_id
     def log_params(self,
                    params: dict,  # nested settings, e.g. the config's `model_dump()`; flattened to dotted keys, values cut to 500 characters
@@ -148,7 +212,13 @@ class MLflowRun:
     def log_artifacts(self,
                       path,                            # a local directory whose files are uploaded
                       artifact_path: str | None = None, # directory inside the run's artifacts; None: the root
-                     ): self.mlflow.log_artifacts(str(path), artifact_path)
+                      exclude: tuple[str, ...] = (),   # names of entries of `path` to leave out (e.g. 'checkpoint')
+                     ):
+        if not exclude: return self.mlflow.log_artifacts(str(path), artifact_path)
+        for p in sorted(Path(path).iterdir()):
+            if p.name in exclude: continue
+            if p.is_dir(): self.mlflow.log_artifacts(str(p), f'{artifact_path}/{p.name}' if artifact_path else p.name)
+            else: self.mlflow.log_artifact(str(p), artifact_path)
     def finish(self,
                status: str = 'FINISHED',  # MLflow run status: 'FINISHED', 'FAILED' or 'KILLED'
               ): self.mlflow.end_run(status=status)

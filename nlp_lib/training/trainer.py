@@ -23,7 +23,17 @@ from ..inference.processor import Processor
 from .dataloaders import BucketedDL, SampleDataset
 
 # %% auto #0
-__all__ = ['fused_adamw', 'SupervisedTrainer', 'PairDataset', 'PairDL', 'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
+__all__ = ['CHECKPOINT_FORMAT', 'fused_adamw', 'SupervisedTrainer', 'CheckpointError', 'rng_states', 'set_rng_states',
+           'save_checkpoint', 'Checkpoint', 'load_checkpoint', 'CheckpointCallback', 'PairDataset', 'PairDL',
+           'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
+
+# %% ../../nbs/training/15_trainer.ipynb #74bb9df3
+import hashlib, json, os, random, shutil
+from dataclasses import dataclass
+from pathlib import Path
+from fastcore.basics import patch, noop
+from fastai.callback.core import Callback, CancelEpochException
+from safetensors.torch import save as st_save, load as st_load
 
 # %% ../../nbs/training/15_trainer.ipynb #762aec06
 def fused_adamw(params,                 # the parameters (or parameter groups) to optimise
@@ -88,6 +98,159 @@ class SupervisedTrainer:
                     ) -> Processor:
         "The trained model wrapped with its pre- and post-processing and its label vocabulary, ready to `save`."
         return Processor(pre, self.model.float().cpu(), post, labels)
+
+# %% ../../nbs/training/15_trainer.ipynb #97ea0b19
+class CheckpointError(ValueError):
+    "A checkpoint that cannot be used (missing, corrupt, or from another run); the message names the file."
+
+def _fsync_write(path: Path, data: bytes):
+    with open(path, 'wb') as f:
+        f.write(data); f.flush(); os.fsync(f.fileno())
+
+def _atomic_write(path: Path, data: bytes):
+    "Write `data` to `path` so a reader sees the old file or the new one, never a part: a temporary file, fsync, `os.replace`."
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    _fsync_write(tmp, data)
+    os.replace(tmp, path)
+
+def rng_states() -> tuple[dict, dict[str, torch.Tensor]]:  # the JSON part (python, numpy) and the tensor part (torch, CUDA)
+    "The state of the global random generators: python's `random`, numpy's legacy global one, torch's CPU one and each CUDA device's."
+    v, st, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    js = {'python': [v, list(st), gauss], 'numpy': [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
+    tens = {'torch': torch.get_rng_state()}
+    if torch.cuda.is_available(): tens.update({f'cuda.{i}': s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return js, tens
+
+def set_rng_states(js: dict,                          # the JSON part from `rng_states`
+                   tens: dict[str, torch.Tensor],     # the tensor part from `rng_states`
+                  ) -> None:
+    "Put the global random generators back in the states `rng_states` returned."
+    v, st, gauss = js['python']; random.setstate((v, tuple(st), gauss))
+    name, keys, pos, has_gauss, cached = js['numpy']; np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(tens['torch'])
+    cuda = [tens[k] for k in sorted((k for k in tens if k.startswith('cuda.')), key=lambda k: int(k.split('.')[1]))]
+    if cuda and torch.cuda.is_available(): torch.cuda.set_rng_state_all(cuda)
+
+# %% ../../nbs/training/15_trainer.ipynb #bfec7215
+CHECKPOINT_FORMAT = 1
+
+def save_checkpoint(learn: Learner,  # the `Learner` after a finished epoch (model, optimiser, recorder, loaders)
+                    path,            # the checkpoint directory, e.g. `RUN_DIR/checkpoint`; created if missing
+                    epoch: int,      # epochs finished so far (training continues at this epoch index)
+                   ) -> Path:        # the directory of this checkpoint, `path/epoch-NNNN`
+    "Write everything needed to continue a one-cycle fit bit-exactly after `epoch` epochs: safetensors for tensors, JSON for the rest, never pickle."
+    opt = getattr(learn.opt, 'opt', None)
+    if learn.opt is not None and not isinstance(opt, torch.optim.Optimizer):
+        raise CheckpointError(f'checkpoints need a torch optimiser in fastai\'s OptimWrapper (e.g. `fused_adamw`), not {type(learn.opt).__name__}')
+    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    rjs, rts = rng_states()
+    sd = opt.state_dict() if opt is not None else {'state': {}, 'param_groups': []}
+    opt_t = {f'opt.{i}.{k}': v for i, s in sd['state'].items() for k, v in s.items() if isinstance(v, torch.Tensor)}
+    opt_js = {str(i): {k: v for k, v in s.items() if not isinstance(v, torch.Tensor)} for i, s in sd['state'].items()}
+    smooth = learn.recorder.smooth_loss
+    tensors = {**{f'rng.{k}': v for k, v in rts.items()}, **opt_t, 'recorder.smooth_loss': smooth.val.detach().float().cpu().reshape(())}
+    dl = learn.dls.train
+    scaler = getattr(learn, 'scaler', None)
+    files = {'model.safetensors': st_save({k: v.detach().cpu().contiguous().clone() for k, v in learn.model.state_dict().items()}),
+             'state.safetensors': st_save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()})}
+    state = {'format': CHECKPOINT_FORMAT, 'epoch': epoch, 'n_epoch': learn.n_epoch, 'rng': rjs,
+             'optimizer': {'param_groups': [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd['param_groups']],
+                           'state': opt_js},
+             'loader': {'epoch': int(getattr(dl.dataset, 'epoch', 0)), 'rng': _pyrng(dl.rng)},
+             'smooth_loss_count': int(smooth.count),
+             'scaler': {k: v for k, v in scaler.state_dict().items()} if scaler is not None else None,
+             'sha256': {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}}
+    name = f'epoch-{epoch:04d}'
+    tmp, final = path / f'.{name}.tmp-{os.getpid()}', path / name
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+    for n, b in files.items(): _fsync_write(tmp / n, b)
+    _fsync_write(tmp / 'state.json', json.dumps(state).encode())
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    _atomic_write(path / 'latest.json', json.dumps({'epoch': epoch, 'dir': name}).encode())
+    for old in path.iterdir():   # keep only the latest checkpoint (and nothing half-written)
+        if old.name not in (name, 'latest.json'): shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    return final
+
+def _pyrng(r: random.Random): v, st, g = r.getstate(); return [v, list(st), g]
+
+# %% ../../nbs/training/15_trainer.ipynb #4679cdc0
+@dataclass
+class Checkpoint:
+    "A checkpoint read back by `load_checkpoint`: epochs finished, the JSON state and the tensors."
+    path: Path
+    epoch: int
+    state: dict
+    model: dict[str, torch.Tensor]
+    tensors: dict[str, torch.Tensor]
+
+def load_checkpoint(path,  # the checkpoint directory (`RUN_DIR/checkpoint`), holding `latest.json`
+                   ) -> Checkpoint | None:  # None when no epoch has been checkpointed yet
+    "The latest checkpoint in `path`, its files checked against their sha256; a damaged one raises `CheckpointError` naming the file."
+    path = Path(path)
+    latest = path / 'latest.json'
+    if not latest.exists(): return None
+    try: ptr = json.loads(latest.read_text()); d = path / ptr['dir']
+    except (ValueError, KeyError, TypeError) as e: raise CheckpointError(f'{latest}: not a valid checkpoint pointer ({e})') from None
+    try: state = json.loads((d / 'state.json').read_text())
+    except (OSError, ValueError) as e: raise CheckpointError(f'{d / "state.json"}: cannot be read ({e})') from None
+    if state.get('format') != CHECKPOINT_FORMAT: raise CheckpointError(f'{d / "state.json"}: checkpoint format {state.get("format")!r}, expected {CHECKPOINT_FORMAT}')
+    blobs = {}
+    for n, h in state['sha256'].items():
+        try: b = (d / n).read_bytes()
+        except OSError as e: raise CheckpointError(f'{d / n}: cannot be read ({e.strerror or e})') from None
+        if hashlib.sha256(b).hexdigest() != h: raise CheckpointError(f'{d / n}: sha256 does not match state.json (the file is damaged)')
+        blobs[n] = st_load(b)
+    return Checkpoint(d, int(state['epoch']), state, blobs['model.safetensors'], blobs['state.safetensors'])
+
+@patch
+def restore(self: Checkpoint,
+            learn: Learner,  # the `Learner` to continue in, built like the one that was checkpointed, inside its `fit` (optimiser created)
+           ) -> None:
+    "Put model weights, optimiser state, random generators, the loader's epoch and shuffling state and the smoothed loss back into `learn`."
+    learn.model.load_state_dict(self.model)
+    o = self.state['optimizer']
+    opt_state = {int(i): {**s} for i, s in o['state'].items()}
+    for k, v in self.tensors.items():
+        if k.startswith('opt.'):
+            _, i, name = k.split('.', 2)
+            opt_state.setdefault(int(i), {})[name] = v
+    groups = [{k: (tuple(v) if k == 'betas' else v) for k, v in g.items()} for g in o['param_groups']]
+    if groups: learn.opt.opt.load_state_dict({'state': opt_state, 'param_groups': groups})
+    dl = learn.dls.train
+    dl.dataset.epoch = self.state['loader']['epoch']
+    v, st, g = self.state['loader']['rng']; dl.rng.setstate((v, tuple(st), g))
+    sm = learn.recorder.smooth_loss
+    sm.count, sm.val = self.state['smooth_loss_count'], self.tensors['recorder.smooth_loss'].clone()
+    if self.state.get('scaler') and getattr(learn, 'scaler', None) is not None: learn.scaler.load_state_dict(self.state['scaler'])
+    set_rng_states(self.state['rng'], {k[4:]: v for k, v in self.tensors.items() if k.startswith('rng.')})
+
+# %% ../../nbs/training/15_trainer.ipynb #eb7e2bf7
+class CheckpointCallback(Callback):
+    "After each training epoch, write a checkpoint (`save_checkpoint`); given `start`, skip the epochs it holds and continue from it."
+    order = 90   # after the Recorder (50) and the TrackingCallback (70): the epoch is complete and logged
+    def __init__(self,
+                 path,                            # the checkpoint directory, e.g. `RUN_DIR/checkpoint`
+                 start: Checkpoint | None = None, # a checkpoint to continue from; None: a fresh fit
+                ):
+        self.path, self.start, self._logger, self._fitting = Path(path), start, None, False
+    def before_fit(self): self._fitting = True
+    def before_epoch(self):
+        self._trained = False
+        if self.start is None or not self._fitting: return   # `get_preds` and `validate` run an 'epoch' outside `fit`
+        if self.epoch < self.start.epoch:         # already done: skip it without a log line (fastai's SkipToEpoch, silenced)
+            self._logger, self.learn.logger = self.learn.logger, noop
+            raise CancelEpochException
+        if self.epoch == self.start.epoch: self.start.restore(self.learn)
+    def before_train(self): self._trained = True
+    def after_epoch(self):
+        if self._logger is not None: self.learn.logger, self._logger = self._logger, None; return
+        if self._trained: save_checkpoint(self.learn, self.path, self.epoch + 1)
+    def after_fit(self):
+        self._fitting = False
+        if self.start is not None and self.start.epoch >= self.n_epoch: self.start.restore(self.learn)   # every epoch was done: the checkpoint is the result
+        self.start = None                                                                                  # a later `fit` starts afresh
 
 # %% ../../nbs/training/15_trainer.ipynb #3acab613
 class PairDataset(SampleDataset):
