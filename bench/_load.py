@@ -93,3 +93,12 @@ def default_artifact() -> str:
     art = Path(out.split('artifact: ')[1].strip())
     CACHE.mkdir(exist_ok=True); shutil.copytree(art, cached)
     return str(cached)
+
+
+def bench_inputs(artifact: str | None) -> tuple[list[str], str]:
+    "The SST-2 dev sentences and the artifact to serve (`artifact`, or the cached default one); installs wrk first when missing."
+    if not shutil.which('wrk'): subprocess.run(['bash', str(ROOT / 'tools' / 'system-deps.sh')], check=True)
+    sys.path.insert(0, str(ROOT))
+    from nlp_lib.datasets import data_dir, read_tsv
+    texts, _ = read_tsv(data_dir('sst2') / 'dev.tsv')
+    return texts, str(Path(artifact or default_artifact()).resolve())

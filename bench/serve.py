@@ -22,7 +22,7 @@ import argparse, json, shutil, statistics, subprocess, sys, tempfile, textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _load import Server, default_artifact, lua_script, rss_mb, run_wrk  # noqa: E402
+from _load import Server, bench_inputs, lua_script, rss_mb, run_wrk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / '.bench-cache'
@@ -91,11 +91,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--connections', type=int, default=32)
     a = ap.parse_args()
-    if not shutil.which('wrk'): subprocess.run(['bash', str(ROOT / 'tools' / 'system-deps.sh')], check=True)
-    sys.path.insert(0, str(ROOT))
-    from nlp_lib.datasets import data_dir, read_tsv
-    texts, _ = read_tsv(data_dir('sst2') / 'dev.tsv')
-    artifact = str(Path(a.artifact or default_artifact()).resolve())
+    texts, artifact = bench_inputs(a.artifact)
     tmp = Path(tempfile.mkdtemp(prefix='nlp_lib-serve-bench-'))
     (tmp / 'anchors.py').write_text(ANCHORS)
     single = lua_script([json.dumps({'text': t}) for t in texts], tmp / 'single.lua')

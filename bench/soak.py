@@ -22,7 +22,7 @@ import argparse, json, random, re, shutil, signal, subprocess, sys, tempfile, th
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _load import NLP_LIB, ROOT, Server, default_artifact, rss_mb  # noqa: E402
+from _load import NLP_LIB, ROOT, Server, bench_inputs, rss_mb  # noqa: E402
 
 TOO_MANY, TOO_LONG = 257, 10_001        # over the default max_texts=256 and max_chars=10,000
 
@@ -140,11 +140,7 @@ def main():
     ap.add_argument('--workers', type=int, default=1, help='server worker processes')
     ap.add_argument('--max-seconds', type=float, default=600, help='cap on the soak run, whatever the request count')
     a = ap.parse_args()
-    if not shutil.which('wrk'): subprocess.run(['bash', str(ROOT / 'tools' / 'system-deps.sh')], check=True)
-    sys.path.insert(0, str(ROOT))
-    from nlp_lib.datasets import data_dir, read_tsv
-    texts, _ = read_tsv(data_dir('sst2') / 'dev.tsv')
-    artifact = str(Path(a.artifact or default_artifact()).resolve())
+    texts, artifact = bench_inputs(a.artifact)
     tmp = Path(tempfile.mkdtemp(prefix='nlp_lib-soak-'))
     reqs = bodies(texts)
     warm_script = lua_script(reqs, -(-a.warmup // a.threads), tmp / 'warm.lua')
