@@ -98,7 +98,7 @@ def write_artifact(directory,                      # the artifact directory to c
 
 # %% ../../nbs/inference/06_artifact.ipynb #bab8791b
 MAX_MANIFEST_BYTES = 1 << 20                   # a manifest lists a handful of files: 1 MiB is generous
-MAX_JSON_BYTES = 256 << 20                     # per JSON file (config, vocabulary, tokenizer)
+MAX_JSON_BYTES = 32 << 20                      # per JSON file: a 30k vocabulary is ~0.4 MB, a 250k-token tokenizer.json ~17 MB; parsed JSON takes up to ~8x its size in memory
 MAX_BYTES = 16 << 30                           # all files of one artifact together
 
 _SHA256 = re.compile(r'[0-9a-f]{64}')
