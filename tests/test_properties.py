@@ -164,8 +164,8 @@ IDEMPOTENCE_BUGS = {   # minimal examples that broke Cleanup.v2 (hypothesis foun
 
 
 @pytest.mark.parametrize('text', list(IDEMPOTENCE_BUGS.values()), ids=list(IDEMPOTENCE_BUGS))
-def test_normalisation_idempotence_known_failures(proc, text):
-    ran('test_normalisation_idempotence_known_failures')
+def test_normalisation_idempotence_regressions(proc, text):
+    ran('test_normalisation_idempotence_regressions')
     once = normalise(proc, text)
     assert normalise(proc, once) == once, (text, once)
 
