@@ -22,6 +22,7 @@ from .postprocess import Softmax, LabelMap, TopK, Threshold, PostTransform, colu
 from .architectures import TextClassifier, build_model
 from .artifact import ArtifactError, write_artifact, read_artifact, weights_to_bytes, weights_from_bytes, weights_header, parse_json
 import nlp_lib
+import nlp_lib.inference.encoder  # registers nlp_lib.Encoder.v1 and nlp_lib.HFTokenize.v1, so that `load` finds them
 
 # %% auto #0
 __all__ = ['GOLDEN_TEXTS', 'default_preprocess', 'default_postprocess', 'Processor', 'batch_ids', 'apply_preprocess',
