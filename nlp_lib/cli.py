@@ -117,6 +117,8 @@ def _cmd_train(a) -> int:
     return _train_summary(run.train(cfg, progress=not a.quiet))
 
 def _train_summary(res) -> int:
+    import os
+    if os.environ.get('RANK', '0') != '0': return 0     # under torchrun, the main process reports for all
     m = res.metrics
     print(f"\nvalid accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  ECE {m['ece']:.4f}  "
           f"train {m['train_seconds']:.0f}s  peak RSS {m['peak_rss_mb']:.0f} MB")

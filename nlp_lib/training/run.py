@@ -27,6 +27,7 @@ from .trainer import SupervisedTrainer, ContrastivePretrainer, Checkpoint, Check
 from .metrics import default_metrics, classification_report
 from .tracking import RunDir, MLflowRun, TrackingCallback, RunStateError, check_runs_dir
 from .vectors import init_embeddings, vectors_record
+from .distributed import setup_distributed, is_main, broadcast_object, num_distrib
 
 # %% auto #0
 __all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'numericalizer', 'preprocess_data',
@@ -175,7 +176,7 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
                                  mixed_precision=cfg.trainer.mixed_precision, path=run.path if run else None)
     members = getattr(model, 'member_models', None)
     if not members:
-        t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run else []))
+        t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run and num_distrib() <= 1 else []))   # no checkpoints under torchrun
         with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr)
         return t
     if resume is not None: raise RunStateError('resuming an ensemble run is not supported')
@@ -217,6 +218,7 @@ def train(cfg: TrainConfig | None = None,  # the full training config, e.g. from
          ) -> RunResult:
     "Train according to `cfg` (defaults: the SST-2 recipe); returns the run directory, artifact, processor and metrics."
     cfg = cfg if cfg is not None else TrainConfig()
+    if setup_distributed() and not is_main(): return _train_worker(cfg)   # under torchrun: only rank 0 records the run
     run, ml = start_run(cfg)
     with _recorded(run, ml):
         data = load_run_data(cfg, run)
@@ -240,11 +242,20 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
     model = build_run_model(cfg, num, len(data.labels))
     trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume)
     timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(t1 - t0, 2)}
+    if run is None:   # a torchrun worker: rank 0's run directory, artifact and metrics, with this process's (identical) model
+        run_dir, artifact, metrics = broadcast_object(None)
+        return RunResult(run_dir, artifact, trainer.to_processor(pre, cfg.postprocess.build(data.labels), data.labels), metrics, trainer)
     res = save_run(cfg, trainer, pre, data.labels, run, ml, timings, progress)
     shutil.rmtree(run.path / 'checkpoint', ignore_errors=True)
     run.finish('finished')
     if ml: ml.finish('FINISHED')
+    broadcast_object((res.run_dir, res.artifact, res.metrics))   # to the torchrun workers, if any
     return res
+
+def _train_worker(cfg: TrainConfig) -> RunResult:
+    "A torchrun process other than rank 0: the same data, seed and steps, its own shard of each epoch; it writes nothing."
+    set_seed(cfg.seed, reproducible=True)
+    return _train_steps(cfg, load_run_data(cfg), None, None, progress=False)
 
 # %% ../../nbs/training/18_run.ipynb #bc343766
 def check_run_data(run: RunDir,        # the run being resumed: its `data.json` holds the hashes recorded at its start
@@ -277,6 +288,7 @@ def resume(run_dir,               # a run directory left by a killed or failed `
            progress: bool = True, # show progress bars (or one line per epoch when not on a terminal); False: silent
           ) -> RunResult:
     "Continue the run in `run_dir` from its latest checkpoint, with its own config and data; it ends as the uninterrupted run would have."
+    if num_distrib() > 1: raise RunStateError('resume runs with one process: start it without torchrun')
     run = RunDir.load(run_dir)
     if run.info.get('status') == 'finished': raise RunStateError(f'{run.path}: the run already finished; there is nothing to resume')
     cfg = load_config(run.path / 'config.yaml')

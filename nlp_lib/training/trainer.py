@@ -21,6 +21,7 @@ from ..inference.architectures import TextClassifier
 from ..inference.labels import Labels
 from ..inference.processor import Processor
 from .dataloaders import BucketedDL, SampleDataset
+from .distributed import distributed, process_local
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'fused_adamw', 'SupervisedTrainer', 'CheckpointError', 'rng_states', 'set_rng_states',
@@ -80,15 +81,15 @@ class SupervisedTrainer:
             lr: float = 3e-3,   # peak learning rate of the one-cycle schedule
             **kwargs,           # passed to fastai's `fit_one_cycle` (e.g. `pct_start`, `div`)
            ) -> SupervisedTrainer:  # `self`
-        "Train for `epochs` with the one-cycle schedule peaking at `lr`."
-        self.learn.fit_one_cycle(epochs, lr, **kwargs)
+        "Train for `epochs` with the one-cycle schedule peaking at `lr` (data-parallel when started by `torchrun` with several processes)."
+        with distributed(self.learn): self.learn.fit_one_cycle(epochs, lr, **kwargs)
         return self
 
     def predict(self,
                 dl=None,  # a loader of the same form as the training loaders; None: the validation loader
                ) -> tuple[np.ndarray, np.ndarray]:  # softmax probabilities (N, C) and targets (N,)
-        "Probabilities and targets on `dl` (validation by default), in dataset order."
-        probs, targs = self.learn.get_preds(dl=dl if dl is not None else self.learn.dls.valid, act=lambda x: F.softmax(x.float(), -1))
+        "Probabilities and targets on `dl` (validation by default), in dataset order; under `torchrun` each process predicts alone."
+        with process_local(): probs, targs = self.learn.get_preds(dl=dl if dl is not None else self.learn.dls.valid, act=lambda x: F.softmax(x.float(), -1))
         return probs.numpy(), targs.numpy()
 
     def to_processor(self,
@@ -332,7 +333,7 @@ class ContrastivePretrainer:
             lr: float = 1e-3,   # peak learning rate of the one-cycle schedule
             **kwargs,           # passed to fastai's `fit_one_cycle`
            ) -> ContrastivePretrainer:  # `self`
-        self.learn.fit_one_cycle(epochs, lr, **kwargs)
+        with distributed(self.learn): self.learn.fit_one_cycle(epochs, lr, **kwargs)   # data-parallel under torchrun
         return self
 
     def encoder_state(self) -> dict[str, torch.Tensor]:
