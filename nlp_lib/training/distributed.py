@@ -24,8 +24,12 @@ __all__ = ['teardown_distributed', 'setup_distributed', 'is_main', 'broadcast_ob
 
 # %% ../../nbs/training/30_distributed.ipynb #59563e3c
 def teardown_distributed() -> None:
-    "Leave the process group, if this process joined one."
-    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+    "Leave the process group, if this process joined one, once every process has come this far (one leaving early can abort the others)."
+    if dist.is_available() and dist.is_initialized():
+        import gc; gc.collect()                  # free DistributedDataParallel wrappers (reference cycles) while the group still exists
+        try: dist.barrier()
+        except Exception: pass                   # a peer already gone: leave anyway
+        dist.destroy_process_group()
 
 def setup_distributed() -> bool:  # True when this process is one of several (`WORLD_SIZE` > 1) and has joined their group
     "Join the process group `torchrun` describes: NCCL with one GPU per process (`LOCAL_RANK`) when CUDA is available, gloo on CPU otherwise."
