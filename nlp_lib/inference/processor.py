@@ -9,6 +9,7 @@ from __future__ import annotations
 import json, platform, warnings
 from itertools import chain, islice
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Iterable, Iterator, Literal, Sequence
 import numpy as np, torch
 from fastcore.basics import patch
@@ -83,8 +84,7 @@ class Processor:
 # %% ../../nbs/inference/07_processor.ipynb #4bfe7331
 def _not_texts(texts) -> TypeError | None:
     "The error for `texts` that is neither a text nor an iterable of texts (bytes and mappings are iterable, but not of texts)."
-    from collections.abc import Iterable as _It, Mapping
-    if isinstance(texts, (bytes, bytearray, memoryview, Mapping)) or not isinstance(texts, _It):
+    if isinstance(texts, (bytes, bytearray, memoryview, Mapping)) or not isinstance(texts, Iterable):
         return TypeError(f'expected text (str), a TextSample or an iterable of them, got {type(texts).__name__}: {texts!r:.60}')
 
 def _check_inputs(texts, offset: int = 0) -> list:
