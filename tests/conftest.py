@@ -1,5 +1,5 @@
-"""Shared test helpers: system tools (installed on demand), headless Chromium, a free loopback port, a small SST-2 artifact."""
-import re, shutil, socket, subprocess
+"""Shared test helpers: system tools (installed on demand), headless Chromium, a free loopback port, a base-only install."""
+import re, shutil, socket, subprocess, sys, venv
 from pathlib import Path
 import pytest
 
@@ -38,3 +38,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def run_checked(cmd, timeout=1200, **kw) -> subprocess.CompletedProcess:
+    "Run `cmd`; fail the test with its output when it exits non-zero."
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if r.returncode != 0: pytest.fail(f'{" ".join(map(str, cmd))} failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}')
+    return r
+
+
+@pytest.fixture(scope='session')
+def wheel(tmp_path_factory):
+    "nlp_lib's wheel, built from this checkout."
+    out = tmp_path_factory.mktemp('wheel')
+    run_checked([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-w', str(out), str(ROOT)])
+    return next(out.glob('nlp_lib-*.whl'))
+
+
+@pytest.fixture(scope='session')
+def base_python(wheel, tmp_path_factory):
+    "The python of a fresh virtual environment with the wheel and its base dependencies only (torch: the small CPU build)."
+    env_dir = tmp_path_factory.mktemp('base-env')
+    venv.create(env_dir, with_pip=True)
+    py = env_dir / 'bin' / 'python'
+    run_checked([py, '-m', 'pip', 'install', '-q', 'torch==2.13.0'])   # the small CPU build; the wheel's `torch>=…` then installs nothing more
+    run_checked([py, '-m', 'pip', 'install', '-q', str(wheel)])
+    return py

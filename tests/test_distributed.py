@@ -83,13 +83,23 @@ def test_each_process_trains_on_its_own_shard(ddp_run):
     assert orders[0] != orders[1] != orders[2]                                   # reshuffled each epoch
 
 
-def test_artifact_loads_and_predicts(ddp_run):
-    # loaded with this (dev) environment's Processor; tests/test_base_install.py proves artifacts load in the base install
+def test_artifact_loads_and_predicts(ddp_run, base_python):
+    "The artifact of the two-process run loads and predicts in the base install (no fastai, torch's small CPU build), as in this environment."
     from nlp_lib.inference.processor import Processor
     tmp, _, _ = ddp_run
-    proc = Processor.load(next((tmp / 'runs').iterdir()) / 'artifact')
-    out = proc.predict(['a gorgeous, witty, seductive movie.', 'a dull, tedious mess.'])
-    assert len(out) == 2 and all(abs(sum(s.probs) - 1) < 1e-5 for s in out)
+    art = next((tmp / 'runs').iterdir()) / 'artifact'
+    texts = ['a gorgeous, witty, seductive movie.', 'a dull, tedious mess.']
+    here = Processor.load(art).predict(texts)
+    code = ('import json, sys\nfrom nlp_lib.inference.processor import Processor\n'
+            'out = Processor.load(sys.argv[1]).predict(json.loads(sys.argv[2]))\n'
+            'print(json.dumps({"probs": [s.probs.tolist() for s in out], "fastai": "fastai" in sys.modules}))')
+    r = subprocess.run([str(base_python), '-c', code, str(art), json.dumps(texts)], capture_output=True, text=True, timeout=300, cwd=tmp,
+                       env={k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')})
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got['fastai'] is False
+    assert len(got['probs']) == 2 and all(abs(sum(p) - 1) < 1e-5 for p in got['probs'])
+    assert max(abs(a - b) for p, s in zip(got['probs'], here) for a, b in zip(p, s.probs)) < 1e-5
 
 
 def test_same_world_size_same_weights(ddp_run, tmp_path):

@@ -51,6 +51,11 @@ class TextClassifier(nn.Module):
     def spec(self) -> dict[str, Any]:
         "Name and hyper-parameters: everything needed to build this network again."
         return {'name': self.type_name, 'params': self.params.model_dump()}
+    def param_groups(self) -> list[list[nn.Parameter]]:
+        "Parameters from the input side to the output side, in groups that can get their own learning rate or be frozen: here the encoder (with anything else) and the head."
+        head = list(self.head.parameters()) if isinstance(getattr(self, 'head', None), nn.Module) else []
+        ids = {id(p) for p in head}
+        return [g for g in ([p for p in self.parameters() if id(p) not in ids], head) if g]
 
 # %% ../../nbs/inference/05_architectures.ipynb #f785221a
 def build_model(name: str,  # a registered architecture name, e.g. 'nlp_lib.TextCNN.v1'

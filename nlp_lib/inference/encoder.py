@@ -35,6 +35,14 @@ class HFTokenize(Transform):
 
     @property
     def is_fitted(self): return self._tok is not None
+    @property
+    def vocab_size(self) -> int:
+        "Number of ids the tokenizer can give (its special tokens included)."
+        return self._tok.get_vocab_size()
+    @property
+    def pad_id(self) -> int:
+        "The id of the tokenizer's padding token (`[PAD]`, `<pad>`), 0 when it has none: the id batches are padded with."
+        return next((i for t in ('[PAD]', '<pad>') if (i := self._tok.token_to_id(t)) is not None), 0)
     def _set(self, tok: Tokenizer) -> HFTokenize:
         tok.no_padding()
         tok.enable_truncation(max_length=self.max_len)
@@ -192,6 +200,10 @@ class Encoder(TextClassifier):
         super().__init__(p)
         self.encoder = _BertEncoder(p)
         self.head = nn.Linear(p.hidden, p.n_classes)
+    def param_groups(self) -> list[list[nn.Parameter]]:
+        "The embeddings, each Transformer block, and the head: one group each, for discriminative learning rates and gradual unfreezing."
+        e = self.encoder
+        return [list(e.embeddings.parameters()), *[list(l.parameters()) for l in e.encoder.layer], list(self.head.parameters())]
 
 # %% ../../nbs/inference/09_encoder.ipynb #c5fae54f
 def encoder_config(model_dir,  # a Hugging Face model directory with `config.json`

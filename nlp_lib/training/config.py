@@ -17,7 +17,9 @@ from ..inference.processor import default_preprocess, default_postprocess
 from .data import DataConfig
 from .augment import AugmentConfig
 from .losses import LossConfig
-from .vectors import BUNDLED
+from .vectors import BUNDLED, vectors_dir
+from ..inference.encoder import Encoder, HFTokenize, encoder_config
+from .distill import DistillConfig
 
 # %% auto #0
 __all__ = ['PreprocessConfig', 'ArchitectureConfig', 'TrainerConfig', 'PostprocessConfig', 'TrackingConfig', 'TrainConfig',
@@ -33,19 +35,32 @@ class PreprocessConfig(_Section):
     tokenizer: Literal['word', 'wordpiece', 'bpe'] = 'word'
     min_freq: int = Field(1, ge=1)
     max_vocab: int | None = Field(60000, ge=1)
-    def build(self): return default_preprocess(max_len=self.max_len, tokenizer=self.tokenizer, min_freq=self.min_freq, max_vocab=self.max_vocab)
+    def build(self,
+              pretrained: str | None = None,  # `architecture.pretrained`: its own tokenizer is then the whole pre-processing
+             ):
+        if pretrained: return [HFTokenize.from_file(vectors_dir(pretrained), max_len=self.max_len)]
+        return default_preprocess(max_len=self.max_len, tokenizer=self.tokenizer, min_freq=self.min_freq, max_vocab=self.max_vocab)
 
 class ArchitectureConfig(_Section):
     "A registered architecture and its hyper-parameters (vocabulary size, classes and padding id are derived from the data)."
     name: str = 'nlp_lib.BiGRU.v1'       # nlp_lib.Ensemble.v1 (two BiGRU.v1 members by default) is the slower option
     params: dict[str, Any] = Field(default_factory=dict)
     word_vectors: str | None = 'minilm-l6'   # initial word embeddings (training/19_vectors): a bundled name, a model directory, or null
+    pretrained: str | None = None            # nlp_lib.Encoder.v1 only: start from this BERT model (a bundled name or a Hugging Face directory), its tokenizer as the pre-processing
     @model_validator(mode='after')
     def _check(self):
-        wv = self.word_vectors
-        if wv is not None and wv not in BUNDLED and not Path(wv).expanduser().is_dir():
-            raise ValueError(f'word_vectors: {wv!r} is neither a known name {sorted(BUNDLED)} nor a directory')
+        for key in ('word_vectors', 'pretrained'):
+            v = getattr(self, key)
+            if v is not None and v not in BUNDLED and not Path(v).expanduser().is_dir():
+                raise ValueError(f'{key}: {v!r} is neither a known name {sorted(BUNDLED)} nor a directory')
         if self.name not in architectures: raise ValueError(f'unknown architecture {self.name!r}; known: {architectures.names()}')
+        if self.pretrained is not None:
+            if not issubclass(architectures.get(self.name), Encoder):
+                raise ValueError(f'pretrained: {self.name} has no pretrained form; use nlp_lib.Encoder.v1, or set architecture.pretrained=null')
+            if self.word_vectors is not None:
+                raise ValueError('word_vectors: a pretrained encoder brings its own embeddings; set architecture.word_vectors=null')
+            try: vectors_dir(self.pretrained); encoder_config(vectors_dir(self.pretrained))
+            except (OSError, ValueError, KeyError) as e: raise ValueError(f'pretrained: {e}') from None
         derived = DERIVED_PARAMS & set(self.params)
         if derived: raise ValueError(f'{sorted(derived)} are derived from the data; remove them from architecture.params')
         try: architectures.get(self.name).Params(vocab_size=2, n_classes=2, **self.params)
@@ -62,6 +77,8 @@ class TrainerConfig(_Section):
     mixed_precision: bool | Literal['auto'] = 'auto'
     pretrain_epochs: int = Field(0, ge=0)
     pretrain_lr: float = Field(1e-3, gt=0)
+    lr_decay: float = Field(1.0, gt=0, le=1)   # discriminative rates: each parameter group (input side first) peaks at this times the next one's rate
+    freeze_epochs: int = Field(0, ge=0)        # gradual unfreezing: that many one-epoch stages training only the last 1, 2, … groups, before `epochs` with all
 
 class PostprocessConfig(_Section):
     "How logits become results; `label_names` (raw label → display name), when set, replaces the dataset's own display names."
@@ -91,7 +108,20 @@ class TrainConfig(_Section):
     loss: LossConfig = Field(default_factory=lambda: LossConfig(label_smoothing=0.1))
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
     seed: int = 42
+
+    @model_validator(mode='after')
+    def _sections_fit(self):
+        "A distillation teacher must be a saved processor. A pretrained encoder brings its own tokenizer: word-level augmentation and contrastive pre-training, which work on a fitted word vocabulary, do not apply."
+        t = self.distill.teacher
+        if t is not None and not (Path(t).expanduser() / 'manifest.json').is_file():
+            raise ValueError(f'distill.teacher: {t!r} is not a saved processor (a directory with manifest.json, e.g. a run\'s artifact)')
+        if self.architecture.pretrained is None: return self
+        if self.augment.enabled: raise ValueError('augment.enabled: token augmentation works on a fitted word vocabulary, not a pretrained tokenizer; set augment.enabled=false')
+        if self.trainer.pretrain_epochs: raise ValueError('trainer.pretrain_epochs: contrastive pre-training is for encoders trained from scratch; set it to 0 with architecture.pretrained')
+        if self.preprocess.tokenizer != 'word': raise ValueError(f"preprocess.tokenizer: {self.preprocess.tokenizer!r} is not used with architecture.pretrained (its own tokenizer is); leave it at 'word'")
+        return self
 
     def to_yaml(self,
                 only_changes: bool = False,  # keep only the values that differ from `TrainConfig()`'s; False: every value
@@ -165,6 +195,9 @@ def load_config(path: str | Path | None = None,  # a YAML file of config section
     base = TrainConfig().model_dump(mode='json')
     if 'architecture' in d and 'name' in d['architecture'] and d['architecture']['name'] != base['architecture']['name']:
         base['architecture']['params'] = {}     # another architecture: the default's hyper-parameters do not apply
+    if isinstance(d.get('architecture'), dict) and d['architecture'].get('pretrained'):
+        base['architecture']['word_vectors'] = None   # a pretrained encoder: its own embeddings and tokenizer, no word-level augmentation
+        base['augment']['enabled'] = False
     if 'loss' in d and 'name' in d['loss'] and d['loss']['name'] != base['loss']['name']:
         base['loss'] = LossConfig().model_dump(mode='json')   # another loss: the default's settings (label smoothing) do not apply
     try: return TrainConfig.model_validate(_merge(base, d))

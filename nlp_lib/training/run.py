@@ -23,16 +23,18 @@ from .config import TrainConfig, load_config
 from .augment import AugmentConfig, Augmenter
 from .data import DataBundle, DataError, load_data, data_hashes, read_table
 from .dataloaders import make_samples, build_dataloaders
-from .trainer import SupervisedTrainer, ContrastivePretrainer, Checkpoint, CheckpointCallback, load_checkpoint
+from .trainer import SupervisedTrainer, ContrastivePretrainer, Checkpoint, CheckpointCallback, load_checkpoint, rng_states, set_rng_states
 from .metrics import default_metrics, classification_report
 from .tracking import RunDir, MLflowRun, TrackingCallback, RunStateError, check_runs_dir
-from .vectors import init_embeddings, vectors_record
+from .vectors import init_embeddings, vectors_record, vectors_dir
+from ..inference.encoder import HFTokenize, encoder_config, load_pretrained
+from .distill import DistillationTrainer, augment_texts, distill_dataloaders, teacher_logits
 from .distributed import setup_distributed, is_main, broadcast_object, num_distrib
 
 # %% auto #0
 __all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'numericalizer', 'preprocess_data',
-           'build_run_model', 'pretrain_encoder', 'fit_model', 'save_run', 'train', 'check_run_data', 'resume',
-           'evaluate']
+           'build_run_model', 'teacher_samples', 'pretrain_encoder', 'fit_model', 'save_run', 'train', 'check_run_data',
+           'resume', 'evaluate']
 
 # %% ../../nbs/training/18_run.ipynb #7151c8ac
 @dataclass
@@ -97,8 +99,9 @@ def data_record(cfg: TrainConfig,  # the run's config (for `architecture.word_ve
                 data: DataBundle,  # the data the run read
                ) -> dict[str, Any]:  # JSON-serialisable
     "What `data.json` holds: sha256 of every file read and of the word vectors, split sizes, the label vocabulary and the bad rows."
-    wv = cfg.architecture.word_vectors
+    wv, pt = cfg.architecture.word_vectors, cfg.architecture.pretrained
     return {'sha256': data_hashes(data), 'word_vectors': vectors_record(wv) if wv else None,
+            **({'pretrained': vectors_record(pt)} if pt else {}),
             'n_train': len(data.train_texts), 'n_valid': len(data.valid_texts),
             'labels': data.labels.model_dump(), 'bad_rows': data.bad_rows.model_dump(mode='json')}
 
@@ -111,18 +114,18 @@ def load_run_data(cfg: TrainConfig,           # the run's config: `data` says wh
     return data
 
 # %% ../../nbs/training/18_run.ipynb #af0808dc
-def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be a `Numericalize`
-                 ) -> Numericalize:
-    "The `Numericalize` step of `pre`: it knows the vocabulary, padding and special ids the model is sized from."
-    num = next((t for t in pre if isinstance(t, Numericalize)), None)
-    if num is None: raise ValueError('the pre-processing has no Numericalize step to size the model from')
+def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be a `Numericalize` (or a pretrained model's `HFTokenize`)
+                 ) -> Numericalize | HFTokenize:
+    "The step of `pre` that gives ids: it knows the vocabulary, padding and special ids the model is sized from."
+    num = next((t for t in pre if isinstance(t, (Numericalize, HFTokenize))), None)
+    if num is None: raise ValueError('the pre-processing has no Numericalize step (nor a pretrained model\'s HFTokenize) to size the model from')
     return num
 
 def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says which steps
                     data: DataBundle,  # the loaded training and validation texts with class ids
                    ) -> tuple[list[Transform], list[TextSample], list[TextSample]]:  # fitted steps, training samples, validation samples
     "The configured pre-processing, fitted on the training texts only, and the pre-processed training and validation samples."
-    pre = cfg.preprocess.build()
+    pre = cfg.preprocess.build(cfg.architecture.pretrained)
     train = fit_preprocess(pre, make_samples(data.train_texts, data.train_labels))
     valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels))
     return pre, train, valid
@@ -132,11 +135,41 @@ def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` name
                     num: Numericalize,   # the fitted `Numericalize` step: vocabulary size, padding and special ids
                     n_classes: int,      # number of labels (model outputs)
                    ) -> TextClassifier:
-    "The configured architecture sized from the data, its word embeddings initialised from `architecture.word_vectors` unless null."
+    "The configured architecture sized from the data, its word embeddings initialised from `architecture.word_vectors` unless null; or the `architecture.pretrained` encoder with a new head."
     a = cfg.architecture
+    if a.pretrained:
+        d = vectors_dir(a.pretrained)
+        return load_pretrained(build_model(a.name, **{**encoder_config(d), **a.params, 'n_classes': n_classes}), d)
     model = build_model(a.name, vocab_size=len(num.vocab), n_classes=n_classes, pad_id=num.pad_id, **a.params)
     if a.word_vectors: init_embeddings(model, num.vocab, a.word_vectors, n_special=num.n_special)
     return model
+
+# %% ../../nbs/training/18_run.ipynb #ac0ec1ae
+def teacher_samples(cfg: TrainConfig,                # the run's config: `distill` names the teacher and the copies, `seed` seeds them
+                    data: DataBundle,                # the loaded data (its texts are what the teacher labels)
+                    pre: Sequence[Transform],        # the student's fitted pre-processing, applied to the copies
+                    samples: Sequence[TextSample],   # the pre-processed training samples with gold targets
+                    run: RunDir | None = None,       # run directory to write `teacher.json` in; None: not written
+                    progress: bool = True,           # a progress bar while the teacher runs
+                   ) -> list[TextSample]:            # the samples and the augmented copies, all carrying the teacher's logits
+    "Distillation's training samples: the teacher's outputs (cached by sha256) on the training texts and `distill.copies` augmented copies of each."
+    states = rng_states()     # loading and running the teacher draws random numbers (weight initialisation): the run must not depend on the cache
+    try: return _teacher_samples(cfg, data, pre, samples, run, progress)
+    finally: set_rng_states(*states)
+
+def _teacher_samples(cfg, data, pre, samples, run, progress):
+    d = cfg.distill
+    teacher = Processor.load(d.teacher)
+    if teacher.labels.raw != data.labels.raw:
+        raise ValueError(f'distill.teacher: its labels {teacher.labels.raw} differ from the data\'s {data.labels.raw}; a teacher must be trained on the same labels')
+    cache = Path(d.cache_dir).expanduser() if d.cache_dir else Path(cfg.tracking.runs_dir) / 'teacher-cache'
+    copies = augment_texts(data.train_texts, d.copies, cfg.seed, d.p_delete, d.p_ngram, d.max_ngram)
+    logits, rec = teacher_logits(d.teacher, list(data.train_texts) + copies, cache, d.batch_size, progress)
+    vlogits, vrec = teacher_logits(d.teacher, data.valid_texts, cache, d.batch_size, progress=False)
+    rec = {**rec, 'copies_per_text': d.copies, 'n_copies': len(copies),
+           'valid': {**vrec, 'accuracy': float(np.mean(vlogits.argmax(1) == np.asarray(data.valid_labels)))}}
+    if run is not None: run.write_json('teacher.json', rec)
+    return DistillationTrainer.with_teacher(samples, apply_preprocess(pre, make_samples(copies)), logits)
 
 # %% ../../nbs/training/18_run.ipynb #5dbeb2b9
 def pretrain_encoder(cfg: TrainConfig,                    # the run's config: `trainer.pretrain_epochs`, `pretrain_lr`, `bs` (at least 128 used) and `seed`
@@ -168,23 +201,26 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
              ) -> SupervisedTrainer:
     "Train `model` on the pre-processed samples as `cfg` says, checkpointing each epoch in `run`; returns the `SupervisedTrainer` holding it."
     augment = cfg.augment.build(num)
-    dls = build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
+    teacher = cfg.distill.teacher is not None      # then `train` carries the teacher's logits (`teacher_samples`)
+    loaders = distill_dataloaders if teacher else build_dataloaders
+    dls = loaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
     if cfg.trainer.pretrain_epochs and resume is None: pretrain_encoder(cfg, model, train, num, augment, run, ml, progress)
     loss = cfg.loss.build([s.target for s in train], model.params.n_classes)
     def trainer(m, dls, cbs=()):
-        return SupervisedTrainer(m, dls, loss, default_metrics(), wd=cfg.trainer.wd, cbs=list(cbs),
-                                 mixed_precision=cfg.trainer.mixed_precision, path=run.path if run else None)
+        kw = dict(wd=cfg.trainer.wd, cbs=list(cbs), mixed_precision=cfg.trainer.mixed_precision, path=run.path if run else None)
+        if teacher: return DistillationTrainer(m, dls, loss, cfg.distill.temperature, cfg.distill.soft_weight, default_metrics(), **kw)
+        return SupervisedTrainer(m, dls, loss, default_metrics(), **kw)
     members = getattr(model, 'member_models', None)
     if not members:
         t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run and num_distrib() <= 1 else []))   # no checkpoints under torchrun
-        with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr)
+        with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
         return t
     if resume is not None: raise RunStateError('resuming an ensemble run is not supported')
     for i, m in enumerate(members):      # an ensemble: each member alone, with its own data order and augmentation draws
         if progress: print(f'member {i + 1}/{len(members)}: {m.type_name}')
-        mdls = dls if i == 0 else build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed + i)
+        mdls = dls if i == 0 else loaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed + i)
         t = trainer(m, mdls, [TrackingCallback(run, ml, phase=f'member{i}')])
-        with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr)
+        with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
     return trainer(model, dls)
 
 # %% ../../nbs/training/18_run.ipynb #8da5dac6
@@ -237,11 +273,14 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
     "Steps 3 to 6 on loaded data; the checkpoint, needed no more once the artifact is saved, is removed at the end."
     t0 = time.perf_counter()
     pre, train_samples, valid_samples = preprocess_data(cfg, data)
+    tt = time.perf_counter()
+    if cfg.distill.teacher: train_samples = teacher_samples(cfg, data, pre, train_samples, run, progress)
     t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
     num = numericalizer(pre)
     model = build_run_model(cfg, num, len(data.labels))
     trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume)
-    timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(t1 - t0, 2)}
+    timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(tt - t0, 2),
+               **({'teacher_seconds': round(t1 - tt, 2)} if cfg.distill.teacher else {})}
     if run is None:   # a torchrun worker: rank 0's run directory, artifact and metrics, with this process's (identical) model
         run_dir, artifact, metrics = broadcast_object(None)
         return RunResult(run_dir, artifact, trainer.to_processor(pre, cfg.postprocess.build(data.labels), data.labels), metrics, trainer)

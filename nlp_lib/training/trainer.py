@@ -29,7 +29,7 @@ __all__ = ['CHECKPOINT_FORMAT', 'fused_adamw', 'SupervisedTrainer', 'CheckpointE
            'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
 
 # %% ../../nbs/training/15_trainer.ipynb #74bb9df3
-import hashlib, json, os, random, shutil
+import contextlib, hashlib, json, os, random, shutil
 from dataclasses import dataclass
 from pathlib import Path
 from fastcore.basics import patch, noop
@@ -63,7 +63,7 @@ class SupervisedTrainer:
                 ):
         if not isinstance(model, TextClassifier): raise TypeError(f'model must be a TextClassifier from the architecture registry, got {type(model).__name__}')
         self.learn = Learner(dls, model, loss_func=loss_func, metrics=list(metrics), opt_func=opt_func, wd=wd, cbs=list(cbs),
-                             path=path or tempfile.mkdtemp(prefix='nlp_lib-'))
+                             splitter=lambda m: m.param_groups(), path=path or tempfile.mkdtemp(prefix='nlp_lib-'))
         self.mixed_precision = torch.cuda.is_available() if mixed_precision == 'auto' else bool(mixed_precision)
         if self.mixed_precision: self.learn.to_fp16()
 
@@ -77,12 +77,24 @@ class SupervisedTrainer:
         return self.learn.lr_find(**kwargs)
 
     def fit(self,
-            epochs: int,        # number of passes over the training data
-            lr: float = 3e-3,   # peak learning rate of the one-cycle schedule
-            **kwargs,           # passed to fastai's `fit_one_cycle` (e.g. `pct_start`, `div`)
-           ) -> SupervisedTrainer:  # `self`
+            epochs: int,               # number of passes over the training data (with every parameter group trained)
+            lr: float = 3e-3,          # peak learning rate of the one-cycle schedule (of the last parameter group, the head)
+            lr_decay: float = 1.0,     # each parameter group's peak rate is this times the next one's (discriminative rates); 1: one rate
+            freeze_epochs: int = 0,    # gradual unfreezing first: stage i trains only the last i+1 groups for one epoch
+            **kwargs,                  # passed to fastai's `fit_one_cycle` (e.g. `pct_start`, `div`)
+           ) -> SupervisedTrainer:     # `self`
         "Train for `epochs` with the one-cycle schedule peaking at `lr` (data-parallel when started by `torchrun` with several processes)."
-        with distributed(self.learn): self.learn.fit_one_cycle(epochs, lr, **kwargs)
+        lrs = self.group_lrs(lr, lr_decay)
+        with distributed(self.learn):
+            if freeze_epochs:
+                ck = [cb for cb in self.learn.cbs if getattr(cb, 'writes_checkpoints', False)]
+                resuming = any(cb.start is not None for cb in ck)
+                with self.learn.removed_cbs(ck):    # a checkpoint is a point in the last fit: a run killed before it starts over
+                    for i in range(0 if resuming else freeze_epochs):
+                        self.learn.freeze_to(-(i + 1))
+                        with _phase(self.learn, f'unfreeze{i + 1}'): self.learn.fit_one_cycle(1, lrs, **kwargs)
+                self.learn.unfreeze()
+            self.learn.fit_one_cycle(epochs, lrs, **kwargs)
         return self
 
     def predict(self,
@@ -99,6 +111,28 @@ class SupervisedTrainer:
                     ) -> Processor:
         "The trained model wrapped with its pre- and post-processing and its label vocabulary, ready to `save`."
         return Processor(pre, self.model.float().cpu(), post, labels)
+
+# %% ../../nbs/training/15_trainer.ipynb #e5f93c59
+@patch
+def group_lrs(self: SupervisedTrainer,
+              lr: float,              # the head's (last group's) peak learning rate
+              lr_decay: float = 1.0,  # each group's rate is this times the next one's
+             ) -> np.ndarray | float:  # one rate per parameter group, input side first; `lr` itself when `lr_decay` is 1
+    "Discriminative learning rates: the groups of `model.param_groups()` (for `Encoder.v1`: embeddings, each block, head) get geometrically smaller rates towards the input."
+    if not 0 < lr_decay <= 1: raise ValueError(f'lr_decay must be in (0, 1], got {lr_decay}')
+    if lr_decay == 1: return lr
+    n = len(self.model.param_groups())
+    return lr * lr_decay ** np.arange(n - 1, -1, -1, dtype=np.float64)
+
+@contextlib.contextmanager
+def _phase(learn: Learner, phase: str):
+    "Record the epochs of a fit under `phase` in every `TrackingCallback`-like callback (one with a `phase` attribute)."
+    cbs = [cb for cb in learn.cbs if hasattr(cb, 'phase')]
+    old = [cb.phase for cb in cbs]
+    for cb in cbs: cb.phase = phase
+    try: yield
+    finally:
+        for cb, p in zip(cbs, old): cb.phase = p
 
 # %% ../../nbs/training/15_trainer.ipynb #97ea0b19
 class CheckpointError(ValueError):
@@ -231,6 +265,7 @@ def restore(self: Checkpoint,
 class CheckpointCallback(Callback):
     "After each training epoch, write a checkpoint (`save_checkpoint`); given `start`, skip the epochs it holds and continue from it."
     order = 90   # after the Recorder (50) and the TrackingCallback (70): the epoch is complete and logged
+    writes_checkpoints = True   # `SupervisedTrainer.fit` leaves it out of the gradual-unfreezing stages
     def __init__(self,
                  path,                            # the checkpoint directory, e.g. `RUN_DIR/checkpoint`
                  start: Checkpoint | None = None, # a checkpoint to continue from; None: a fresh fit
