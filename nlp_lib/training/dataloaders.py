@@ -80,10 +80,11 @@ def build_dataloaders(train: Sequence[TextSample],        # pre-processed traini
                       augment: Callable | None = None,    # `augment(sample, rng)` applied to training samples on the fly; None: none
                       seed: int = 0,                      # seeds the shuffling and the augmentation draws
                       device=None,                        # torch device for the batches; None: CUDA when available, else CPU
+                      train_dl: type | None = None,       # the training loader's class, a `BucketedDL` subclass (e.g. distillation's `DistillDL`); None: `BucketedDL`
                      ) -> DataLoaders:
     "fastai `DataLoaders` for pre-processed `train` and `valid` samples (augmentation on `train` only)."
     if any(s.target is None for s in list(train) + list(valid)): raise ValueError('every training and validation sample needs a target')
     dev = device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
-    trn = BucketedDL(SampleDataset(train, pad_id, augment, seed), bs=bs, shuffle=True, drop_last=True, device=dev)
+    trn = (train_dl or BucketedDL)(SampleDataset(train, pad_id, augment, seed), bs=bs, shuffle=True, drop_last=True, device=dev)
     val = BucketedDL(SampleDataset(valid, pad_id, None, seed), bs=bs * 2, shuffle=False, device=dev)
     return DataLoaders(trn, val, device=dev)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.numpy import save as np_save, load as np_load
 from ..sample import TextSample, collate
 from ..inference.processor import Processor
-from .dataloaders import BucketedDL, SampleDataset
+from .dataloaders import BucketedDL, build_dataloaders
 from .trainer import SupervisedTrainer, fused_adamw
 
 # %% auto #0
@@ -152,14 +152,10 @@ def distill_dataloaders(train: Sequence[TextSample],      # pre-processed traini
                         seed: int = 0,                    # seeds the shuffling and the augmentation draws
                         device=None,                      # torch device for the batches; None: CUDA when available, else CPU
                        ) -> DataLoaders:
-    "Like `build_dataloaders`, with the teacher's logits in every training target."
-    if any(s.target is None for s in list(train) + list(valid)): raise ValueError('every training and validation sample needs a target')
+    "`build_dataloaders` with a `DistillDL` for training: the teacher's logits in every training target."
     missing = [i for i, s in enumerate(train) if s.logits is None]
     if missing: raise ValueError(f'training samples {missing[:5]} carry no teacher logits: set them from `teacher_logits` first')
-    dev = device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
-    trn = DistillDL(SampleDataset(train, pad_id, augment, seed), bs=bs, shuffle=True, drop_last=True, device=dev)
-    val = BucketedDL(SampleDataset(valid, pad_id, None, seed), bs=bs * 2, shuffle=False, device=dev)
-    return DataLoaders(trn, val, device=dev)
+    return build_dataloaders(train, valid, pad_id, bs, augment, seed, device, train_dl=DistillDL)
 
 # %% ../../nbs/training/31_distill.ipynb #ca024fed
 class DistillationTrainer(SupervisedTrainer):
