@@ -30,7 +30,7 @@ def recipe(path) -> list[str]:
 ENCODER_RECIPE = recipe(ROOT / 'configs' / 'encoder.yaml')
 
 def run_encoder(runs_dir: str) -> dict:
-    r = run_nlp_lib(runs_dir, ENCODER_RECIPE)
+    r = run_nlp_lib(runs_dir, ENCODER_RECIPE, timeout=4 * 3600)   # ~25 min alone on 2 cores; much longer on a busy machine
     r['speed'] = _child(PRELUDE + f'''
 from nlp_lib.inference.processor import Processor
 proc = Processor.load({r['artifact']!r})

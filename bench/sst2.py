@@ -34,7 +34,7 @@ from nlp_lib.datasets import data_dir, read_tsv
 D = data_dir('sst2')
 '''
 
-def run_nlp_lib(runs_dir: str, overrides: list[str] = ()) -> dict:
+def run_nlp_lib(runs_dir: str, overrides: list[str] = (), timeout: int = 1800) -> dict:
     return _child(PRELUDE + f'''
 from nlp_lib.training.config import load_config
 from nlp_lib.training.run import train
@@ -43,7 +43,7 @@ res = train(load_config(overrides={list(overrides) + [f'tracking.runs_dir={runs_
 m = res.metrics
 print(json.dumps({{'accuracy': m['accuracy'], 'macro_f1': m['macro_f1'], 'train_s': m['train_seconds'],
                   'total_s': time.perf_counter() - t0, 'peak_mb': peak_mb(), 'artifact': str(res.artifact)}}))
-''')
+''', timeout=timeout)
 
 def run_tfidf() -> dict:
     return _child(PRELUDE + '''
