@@ -11,7 +11,7 @@ import pytest
 from conftest import run_checked as _run   # the `wheel` and `base_python` fixtures are in conftest.py (shared with test_distributed)
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ['fastai', 'pandas', 'matplotlib', 'spacy', 'sklearn', 'transformers']
+FORBIDDEN = ['fastai', 'accelerate', 'pandas', 'matplotlib', 'spacy', 'sklearn', 'transformers']
 
 
 def test_wheel_has_subpackages(wheel):

@@ -25,6 +25,14 @@ def get_idxs(self):
             f.write(json.dumps({'epoch': int(self.dl.dataset.epoch), 'n': self.n, 'idxs': idxs}) + '\\n')
     return idxs
 D.ShardedDL.get_idxs = get_idxs
+from fastai.distributed import DistributedTrainer
+_before_fit = D.DDPTrainer.before_fit
+def before_fit(self):   # what fastai's DistributedTrainer and accelerate made of the model, per fit
+    _before_fit(self)
+    with open(os.path.join(os.environ['SHARD_LOG'], f'fits{D.rank_distrib()}.jsonl'), 'a') as f:
+        f.write(json.dumps({'fastai': isinstance(self, DistributedTrainer), 'model': type(self.learn.model).__name__,
+                            'accelerate': str(self.accelerator.distributed_type), 'backend': D.dist.get_backend()}) + '\\n')
+D.DDPTrainer.before_fit = before_fit
 from nlp_lib.cli import main
 sys.exit(main(sys.argv[1:]))
 '''
@@ -47,6 +55,13 @@ def ddp_run(tmp_path_factory):
     p = _torchrun(tmp / 'record.py', 'train', '--quiet', *SMALL, f'tracking.runs_dir={tmp / "runs"}', env={'SHARD_LOG': str(tmp / 'shards')})
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return tmp, p, time.time() - t0
+
+
+def test_fastai_distributed_trainer(ddp_run):
+    tmp, p, secs = ddp_run
+    for rank in (0, 1):   # both fits (pre-training, training) on both processes went through fastai's DistributedTrainer and accelerate
+        fits = [json.loads(l) for l in (tmp / 'shards' / f'fits{rank}.jsonl').read_text().splitlines()]
+        assert fits == [{'fastai': True, 'model': 'DistributedDataParallel', 'accelerate': 'DistributedType.MULTI_CPU', 'backend': 'gloo'}] * 2, fits
 
 
 def test_one_run_record_and_artifact(ddp_run):

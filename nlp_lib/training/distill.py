@@ -89,6 +89,7 @@ def teacher_logits(teacher,                     # a saved `Processor` directory
                    cache_dir,                   # where outputs are kept by sha256 (created if missing)
                    batch_size: int = 128,       # texts per teacher call
                    progress: bool = True,       # a progress bar while the teacher runs
+                   processor: Processor | None = None, # the teacher already loaded from `teacher` (saves loading it again); None: loaded on a cache miss
                   ) -> tuple[np.ndarray, dict]: # (N, C) float32 teacher logits (its log-probabilities) in `texts` order, and the record of what they are
     "The teacher's logits on `texts`, from the cache when this teacher already labelled exactly these texts; else computed and cached."
     teacher = Path(teacher)
@@ -102,7 +103,7 @@ def teacher_logits(teacher,                     # a saved `Processor` directory
         if hashlib.sha256(raw).hexdigest() != rec.get('logits_sha256'):
             raise TeacherCacheError(f'{data_p}: its sha256 differs from the one in {rec_p.name}; delete both to compute the teacher outputs again')
         return np_load(raw)['logits'], {**rec, 'cached': True}
-    proc = Processor.load(teacher)
+    proc = processor if processor is not None else Processor.load(teacher)
     out = np.empty((len(texts), len(proc.labels.names)), dtype=np.float32)
     it = proc.stream(list(texts), batch_size=batch_size, chunk_size=max(batch_size * 8, 1024))
     for i, s in enumerate(progress_bar(it, total=len(texts), leave=False) if progress else it): out[i] = s.probs

@@ -10,12 +10,11 @@ import atexit, contextlib, math, os
 from operator import attrgetter
 import torch
 import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
-from fastcore.basics import noop, store_attr
-from fastai.callback.core import Callback
+from fastcore.basics import store_attr
 from fastai.callback.progress import ProgressCallback
 from fastai.data.core import TfmdDL
 from fastai.data.load import _FakeLoader
+from fastai.distributed import DistributedTrainer
 from fastai.torch_core import num_distrib, rank_distrib, find_bs, apply, to_detach
 
 # %% auto #0
@@ -114,19 +113,12 @@ class ShardedDL(TfmdDL):
         return apply(_inner, b) if gather and all(hasattr(self, o) for o in ('i', 'n', 'n_padded')) else b
 
 # %% ../../nbs/training/30_distributed.ipynb #bb81fd55
-class DDPTrainer(Callback):
-    "Wrap the model in `DistributedDataParallel` and the loaders in `ShardedDL` for the duration of `fit`."
-    order = 11
-    def before_fit(self):
-        ids = [torch.cuda.current_device()] if dist.get_backend() == 'nccl' else None
-        self.learn.model = DistributedDataParallel(self.model, device_ids=ids)
-        self.old_dls = list(self.dls)
-        self.learn.dls.loaders = [self._wrap(dl) for dl in self.dls]
-        if rank_distrib(): self.learn.logger = noop
-    def _wrap(self, dl): return dl if isinstance(dl, ShardedDL) else ShardedDL(dl)
-    def before_train(self): self.learn.dl = self._wrap(self.learn.dl)
-    def before_validate(self): self.learn.dl = self._wrap(self.learn.dl)
-    def after_fit(self): self.learn.model, self.learn.dls.loaders = self.learn.model.module, self.old_dls
+class DDPTrainer(DistributedTrainer):
+    "fastai's `DistributedTrainer` (the model in `DistributedDataParallel` through `accelerate`) with its loaders in `ShardedDL`: NCCL or gloo."
+    def __init__(self):
+        gpu = dist.get_backend() == 'nccl'
+        super().__init__(sync_bn=gpu, cpu=not gpu)   # accelerate sees a CPU process of torchrun's as the only one unless told `cpu`
+    def _wrap_dl(self, dl): return dl if isinstance(dl, ShardedDL) else ShardedDL(dl)
 
 # %% ../../nbs/training/30_distributed.ipynb #7ad6a9fb
 @contextlib.contextmanager
