@@ -105,6 +105,19 @@ print(json.dumps({{'accuracy': acc, 'train_s': train_s, 'texts_per_s': statistic
                   'params': int(clf.coef_.size + clf.intercept_.size)}}))
 ''')
 
+def overlap_row(data: list[str], copies: int) -> dict:
+    "How many augmented copies are verbatim training texts (which carry a gold label already), and the texts' mean length."
+    return _child(PRELUDE + f'''
+from nlp_lib.training.config import load_config
+from nlp_lib.training.data import load_data
+from nlp_lib.training.distill import augment_texts
+cfg = load_config(overrides={data!r} + ['distill.copies={copies}'])
+d, tr = cfg.distill, list(load_data(cfg.data).train_texts)
+known = {{t.lower().strip() for t in tr}}
+cp = augment_texts(tr, d.copies, cfg.seed, d.p_delete, d.p_ngram, d.max_ngram)
+print(json.dumps({{'in_train': sum(c.lower().strip() in known for c in cp) / len(cp), 'words': sum(len(t.split()) for t in tr) / len(tr)}}))
+''')
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--dataset', choices=['sst2', 'rt'], default='sst2')
@@ -138,6 +151,9 @@ def main():
     print(f"\nteacher labelling for the distilled row: {d['teacher_s']:.0f} s (cached in {runs / 'teacher-cache'}; a repeat run reads it)")
     gain = 100 * (d['accuracy'] - rows['student alone']['accuracy'])
     print(f"distillation gain over the student alone: {gain:+.2f} points; target (SST-2): distilled BiGRU >= 88.0%")
+    ov = overlap_row(data, a.copies)
+    print(f"augmented copies that are verbatim training texts (gold-labelled already): {100 * ov['in_train']:.1f}%; "
+          f"training texts average {ov['words']:.1f} words")
     if a.json: Path(a.json).write_text(json.dumps(rows, indent=2))
 
 if __name__ == '__main__':
