@@ -164,7 +164,7 @@ def _teacher_samples(cfg, data, pre, samples, run, progress):
         raise ValueError(f'distill.teacher: its labels {teacher.labels.raw} differ from the data\'s {data.labels.raw}; a teacher must be trained on the same labels')
     cache = Path(d.cache_dir).expanduser() if d.cache_dir else Path(cfg.tracking.runs_dir) / 'teacher-cache'
     copies = augment_texts(data.train_texts, d.copies, cfg.seed, d.p_delete, d.p_ngram, d.max_ngram)
-    logits, rec = teacher_logits(d.teacher, list(data.train_texts) + copies, cache, d.batch_size, progress, teacher)
+    logits, rec = teacher_logits(d.teacher, list(data.train_texts) + copies, cache, d.batch_size, progress, processor=teacher)
     vlogits, vrec = teacher_logits(d.teacher, data.valid_texts, cache, d.batch_size, progress=False, processor=teacher)
     rec = {**rec, 'copies_per_text': d.copies, 'n_copies': len(copies),
            'valid': {**vrec, 'accuracy': float(np.mean(vlogits.argmax(1) == np.asarray(data.valid_labels)))}}
