@@ -14,7 +14,8 @@ from pydantic import (BaseModel, ConfigDict, Field, BeforeValidator, PlainSerial
                       field_validator, model_validator)
 
 # %% auto #0
-__all__ = ['IdArray', 'FloatArray', 'TraceStep', 'LabelScore', 'TextSample', 'Batch', 'pad_ids', 'collate', 'decollate']
+__all__ = ['IdArray', 'FloatArray', 'TraceStep', 'LabelScore', 'TextSample', 'Batch', 'pad_ids', 'multi_hot', 'collate',
+           'decollate']
 
 # %% ../nbs/00_sample.ipynb #b39cb896
 def _as_array(v, kind: str, ndim: int, dtype: str) -> np.ndarray:
@@ -59,9 +60,11 @@ class TextSample(BaseModel):
     "One text and every intermediate result of classifying it."
     model_config = ConfigDict(arbitrary_types_allowed=True, validate_assignment=True, extra='forbid')
     text: str                                   # raw input, as given
+    text_pair: str | None = None                # the second text of a pair (paraphrase, entailment, query–document), as given
     id: str | int | None = None                 # optional caller id, kept through the pipeline
-    target: int | None = Field(None, ge=0)      # gold class index (training and evaluation)
+    target: int | list[int] | None = None       # gold class id; multi-label: the list of class ids of the label set (may be empty)
     normalized: str | None = None               # text after normalisation and cleanup
+    normalized_pair: str | None = None          # `text_pair` after the same normalisation and cleanup
     tokens: list[str] | None = None             # tokenizer output
     input_ids: IdArray | None = None            # token ids fed to the model (1-D int64)
     length: int | None = Field(None, ge=0)      # number of ids; the batch mask is built from it
@@ -69,11 +72,20 @@ class TextSample(BaseModel):
     probs: FloatArray | None = None             # probabilities (softmax or sigmoid of logits)
     label_id: int | None = Field(None, ge=0)    # predicted class index
     label: str | None = None                    # post-processed label (or the abstain label)
-    labels: list[str] | None = None             # multi-label output: every label above threshold
+    labels: list[LabelScore] | None = None      # multi-label output: every label at or above its threshold, with its probability, best first
     score: float | None = Field(None, ge=0, le=1)  # confidence of `label`
     top_k: list[LabelScore] | None = None       # best k labels with scores
     abstained: bool = False                     # True when confidence fell below the threshold
     trace: list[TraceStep] = Field(default_factory=list)  # per-step record (debug mode)
+
+    @field_validator('target')
+    @classmethod
+    def _check_target(cls, v):
+        if v is None: return v
+        ids = [v] if isinstance(v, int) else v
+        if any(i < 0 for i in ids): raise ValueError(f'class ids are >= 0, got {v}')
+        if not isinstance(v, int) and len(set(v)) != len(v): raise ValueError(f'a label set holds each class once, got {v}')
+        return v
 
     @field_validator('probs')
     @classmethod
@@ -147,7 +159,7 @@ class Batch:
     input_ids: torch.Tensor             # (B, T) int64, right-padded with `pad_id`
     lengths: torch.Tensor               # (B,) int64, real tokens per row (may be 0)
     mask: torch.Tensor                  # (B, T) bool, True on real tokens
-    targets: torch.Tensor | None = None # (B,) int64 gold labels, when every sample has one
+    targets: torch.Tensor | None = None # (B,) int64 gold class ids; multi-label: (B, C) float32 multi-hot; None unless every sample has one
 
     def __len__(self): return len(self.lengths)
     def to(self,
@@ -169,17 +181,34 @@ def pad_ids(ids: Sequence[np.ndarray],  # 1-D int token-id arrays, one per row (
     lengths = torch.from_numpy(lens)
     return Batch(torch.from_numpy(out), lengths, torch.arange(out.shape[1])[None] < lengths[:, None])
 
+def multi_hot(sets: Sequence[Sequence[int]],  # one list of class ids per row (a list may be empty)
+              n_classes: int,                # number of classes C
+             ) -> np.ndarray:                # (N, C) float32, 1 where the row holds the class
+    "The (N, C) indicator matrix of label sets given as class-id lists."
+    out = np.zeros((len(sets), n_classes), dtype=np.float32)
+    for i, ids in enumerate(sets):
+        if len(ids) and (min(ids) < 0 or max(ids) >= n_classes): raise ValueError(f'row {i}: class ids {list(ids)} outside [0, {n_classes})')
+        out[i, list(ids)] = 1
+    return out
+
 def collate(samples: Sequence[TextSample],  # samples with `input_ids` set (at least one)
             pad_id: int = 0,                  # id written into the padding positions
             min_len: int = 1,                 # minimum width T of the batch, even if every sample is shorter
+            n_classes: int | None = None,     # number of classes: needed when the targets are label sets (multi-label)
            ) -> Batch:                        # `targets` is set only when every sample has a `target`
-    "Stack `samples` (with `input_ids` set) into a right-padded `Batch` with their targets; width is the longest sample (at least `min_len`)."
+    "Stack `samples` (with `input_ids` set) into a right-padded `Batch` with their targets (class ids, or a multi-hot matrix for label sets); width is the longest sample (at least `min_len`)."
     if not samples: raise ValueError('collate needs at least one sample')
     missing = [i for i, s in enumerate(samples) if s.input_ids is None]
     if missing: raise ValueError(f'samples {missing[:5]} have no input_ids: run the pre-processing transforms first')
     b = pad_ids([s.input_ids for s in samples], pad_id, min_len)
     tgts = [s.target for s in samples]
-    if all(t is not None for t in tgts): b.targets = torch.tensor(tgts, dtype=torch.long)
+    if any(t is None for t in tgts): return b
+    sets = [isinstance(t, list) for t in tgts]
+    if all(sets):
+        if n_classes is None: raise ValueError('label-set targets (multi-label) need n_classes to build the multi-hot matrix')
+        b.targets = torch.from_numpy(multi_hot(tgts, n_classes))
+    elif any(sets): raise ValueError('a batch mixes class ids and label sets: a task is single-label or multi-label, not both')
+    else: b.targets = torch.tensor(tgts, dtype=torch.long)
     return b
 
 # %% ../nbs/00_sample.ipynb #1e76aaa6

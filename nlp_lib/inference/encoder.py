@@ -23,14 +23,15 @@ from .preprocess import _for_rust
 from .architectures import ArchParams, TextClassifier, build_model, length_mask, masked_mean
 
 # %% auto #0
-__all__ = ['HFTokenize', 'EncoderParams', 'Encoder', 'encoder_config', 'load_pretrained', 'encoder_processor']
+__all__ = ['HFTokenize', 'EncoderParams', 'Encoder', 'encoder_config', 'load_pretrained']
 
 # %% ../../nbs/inference/09_encoder.ipynb #1f262bcb
 @transforms.register('nlp_lib.HFTokenize.v1')
 class HFTokenize(Transform):
     "Text → `tokens` and `input_ids` by a pretrained model's Hugging Face `tokenizer.json` (its normaliser, word pieces, special tokens), truncated to `max_len` ids."
     writes: ClassVar[tuple[str, ...]] = ('tokens', 'input_ids', 'length')
-    max_len: int = Field(64, ge=2)   # the most ids a text keeps, special tokens included
+    max_len: int = Field(64, ge=2)   # the most ids a text keeps, special tokens included (a pair: both texts together)
+    pair: bool = False               # text pairs: `[CLS] text [SEP] text_pair [SEP]`, the longer text cut first
     _tok: Tokenizer | None = PrivateAttr(None)
 
     @property
@@ -40,12 +41,16 @@ class HFTokenize(Transform):
         "Number of ids the tokenizer can give (its special tokens included)."
         return self._tok.get_vocab_size()
     @property
+    def sep_id(self) -> int | None:
+        "The id of the separator token (`[SEP]`, `</s>`) between the two texts of a pair; None when the tokenizer has none."
+        return next((i for t in ('[SEP]', '</s>') if (i := self._tok.token_to_id(t)) is not None), None)
+    @property
     def pad_id(self) -> int:
         "The id of the tokenizer's padding token (`[PAD]`, `<pad>`), 0 when it has none: the id batches are padded with."
         return next((i for t in ('[PAD]', '<pad>') if (i := self._tok.token_to_id(t)) is not None), 0)
     def _set(self, tok: Tokenizer) -> HFTokenize:
         tok.no_padding()
-        tok.enable_truncation(max_length=self.max_len)
+        tok.enable_truncation(max_length=self.max_len, strategy='longest_first')
         self._tok = tok
         return self
 
@@ -53,26 +58,32 @@ class HFTokenize(Transform):
     def from_file(cls,
                   path,             # a Hugging Face `tokenizer.json`, or the directory holding it
                   max_len: int = 64,  # the most ids a text keeps, special tokens included
+                  pair: bool = False,  # encode text pairs
                  ) -> HFTokenize:   # a fitted step
         "The step for the tokenizer in `path`."
         path = Path(path)
-        return cls(max_len=max_len)._set(Tokenizer.from_file(str(path / 'tokenizer.json' if path.is_dir() else path)))
+        return cls(max_len=max_len, pair=pair)._set(Tokenizer.from_file(str(path / 'tokenizer.json' if path.is_dir() else path)))
 
 # %% ../../nbs/inference/09_encoder.ipynb #9b2f523c
 @patch
 def encode(self: HFTokenize,
-           texts: Sequence[str],  # raw (or normalised) texts
-          ) -> list:              # one `tokenizers.Encoding` per text
-    "The tokenizer's encodings of `texts`."
+           texts: Sequence[str],                # raw (or normalised) texts
+           pairs: Sequence[str] | None = None,  # the second text of each pair (a pair step needs them; a single-text step refuses them)
+          ) -> list:                            # one `tokenizers.Encoding` per text (per pair)
+    "The tokenizer's encodings of `texts` (of the pairs `texts`, `pairs`)."
     if self._tok is None: raise RuntimeError('HFTokenize is not fitted: build it with HFTokenize.from_file(model_dir) or load an artifact')
+    if self.pair and pairs is None: raise ValueError('this pre-processing tokenizes text pairs: give a text_pair with every text')
+    if pairs is not None and not self.pair: raise ValueError('this pre-processing tokenizes single texts: a text_pair was given')
     enc = self._tok.encode
-    return [enc(_for_rust(t)) for t in texts]
+    if pairs is None: return [enc(_for_rust(t)) for t in texts]
+    return [enc(_for_rust(a), _for_rust(b)) for a, b in zip(texts, pairs)]
 
 @patch
 def apply(self: HFTokenize,
           s: TextSample,  # the sample to update in place: reads `normalized` (or `text`), writes `tokens`, `input_ids`, `length`
          ) -> None:
-    e = self.encode([s.normalized if s.normalized is not None else s.text])[0]
+    pair = None if s.text_pair is None else [s.normalized_pair if s.normalized_pair is not None else s.text_pair]
+    e = self.encode([s.normalized if s.normalized is not None else s.text], pair)[0]
     s.tokens = list(e.tokens)
     s.set_ids(np.asarray(e.ids, dtype=np.int64))
 
@@ -81,7 +92,8 @@ def apply_batch(self: HFTokenize,
                 cols: dict,  # field name -> one value per text; updated in place
                ) -> None:
     "The step on a batch of columns: `cols['input_ids']` from `cols['normalized']` (or `cols['text']`)."
-    cols['input_ids'] = [np.asarray(e.ids, dtype=np.int64) for e in self.encode(cols.get('normalized', cols['text']))]
+    pairs = cols.get('normalized_pair', cols['text_pair']) if 'text_pair' in cols else None
+    cols['input_ids'] = [np.asarray(e.ids, dtype=np.int64) for e in self.encode(cols.get('normalized', cols['text']), pairs)]
 
 @patch
 def state(self: HFTokenize) -> dict[str, str]:
@@ -103,7 +115,8 @@ class EncoderParams(ArchParams):
     n_heads: int = Field(12, ge=1)            # attention heads per block; must divide `hidden` (`num_attention_heads`)
     intermediate: int = Field(1536, ge=1)     # width of the feed-forward layer (`intermediate_size`)
     max_position: int = Field(512, ge=1)      # the longest input, in ids (`max_position_embeddings`)
-    type_vocab: int = Field(2, ge=1)          # number of token types (`type_vocab_size`); every id gets type 0
+    type_vocab: int = Field(2, ge=1)          # number of token types (`type_vocab_size`)
+    sep_id: int | None = Field(None, ge=0)    # text pairs: the separator id; ids after the first one get token type 1 (segment B). None: every id type 0
     layer_norm_eps: float = Field(1e-12, gt=0)  # LayerNorm epsilon (`layer_norm_eps`)
     dropout: float = Field(0.1, ge=0, lt=1)   # dropout in the blocks, on the attention weights and on the pooled features, in [0, 1)
 
@@ -161,9 +174,15 @@ class _Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(p.max_position, p.hidden)
         self.token_type_embeddings = nn.Embedding(p.type_vocab, p.hidden)
         self.LayerNorm, self.dropout = nn.LayerNorm(p.hidden, eps=p.layer_norm_eps), nn.Dropout(p.dropout)
+        self.sep_id = p.sep_id
+    def token_types(self, ids):
+        "(B, T) segment ids: 0 up to and including the first separator, 1 after it (BERT's pair convention)."
+        sep = (ids == self.sep_id).long()
+        return (sep.cumsum(1) - sep).clamp(max=self.token_type_embeddings.num_embeddings - 1)
     def forward(self, ids):
         pos = torch.arange(ids.shape[1], device=ids.device)
-        x = self.word_embeddings(ids) + self.position_embeddings(pos)[None] + self.token_type_embeddings.weight[0]
+        x = self.word_embeddings(ids) + self.position_embeddings(pos)[None]
+        x = x + (self.token_type_embeddings.weight[0] if self.sep_id is None else self.token_type_embeddings(self.token_types(ids)))
         return self.dropout(self.LayerNorm(x))
 
 class _Stack(nn.Module):
@@ -233,22 +252,3 @@ def load_pretrained(model: Encoder,  # an `Encoder.v1` whose encoder has the siz
     if bad: raise ValueError(f'{path} does not fit the encoder: ' + '; '.join(bad[:3]))
     model.encoder.load_state_dict({k: v.to(want[k].dtype) for k, v in new.items()})
     return model
-
-# %% ../../nbs/inference/09_encoder.ipynb #d55cbf97
-def encoder_processor(model_dir,              # a Hugging Face BERT model directory: `config.json`, `tokenizer.json`, `model.safetensors`
-                      labels: Sequence[str],  # display names, in class-id order (used as raw labels too)
-                      max_len: int = 64,      # the most ids a text keeps, `[CLS]` and `[SEP]` included
-                      seed: int = 0,          # random seed for the head's initial weights (the global RNG is left untouched)
-                      **arch_config,          # `Encoder.v1` parameters that override the directory's (e.g. `dropout`)
-                     ) -> 'Processor':        # untrained: the head is random
-    "A `Processor` for `model_dir`'s pretrained encoder with a fresh classification head for `labels`."
-    from nlp_lib.inference.processor import Processor, default_postprocess   # here, so that the processor module may import this one
-    cfg = {**encoder_config(model_dir), **arch_config, 'n_classes': len(labels)}
-    if max_len > cfg['max_position']: raise ValueError(f"max_len={max_len} exceeds the model's max_position={cfg['max_position']}")
-    tok = HFTokenize.from_file(model_dir, max_len=max_len)
-    if tok._tok.get_vocab_size() > cfg['vocab_size']:
-        raise ValueError(f"the tokenizer has {tok._tok.get_vocab_size()} ids but the model embeds only {cfg['vocab_size']}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_model('nlp_lib.Encoder.v1', **cfg)
-    return Processor([tok], load_pretrained(model, model_dir), default_postprocess(labels), list(labels))

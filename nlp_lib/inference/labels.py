@@ -23,6 +23,7 @@ class Labels(BaseModel):
     model_config = ConfigDict(frozen=True, extra='forbid')
     raw: list[str]                  # raw labels, distinct, in class-id order
     names: list[str] | None = None  # display names, distinct, one per raw label; None: the raw labels
+    multi_label: bool = False       # a text holds a *set* of these labels (sigmoid outputs, thresholds), not exactly one
 
     @model_validator(mode='after')
     def _check(self):
@@ -70,3 +71,32 @@ def decode(self: Labels,
           ) -> list[str]:
     "Display names of class `ids`."
     return [self.names[int(i)] for i in np.asarray(ids).reshape(-1)]
+
+# %% ../../nbs/inference/03_labels.ipynb #3713aabc
+@patch(cls_method=True)
+def from_sets(cls: Labels,
+              sets: Iterable[Iterable],  # one iterable of raw labels per text (compared as stripped strings); empty sets allowed
+              display: Mapping[str, str] | None = None,  # raw label -> display name, for some or all labels; None: raw labels
+             ) -> Labels:  # `multi_label=True`; class ids in the order `from_data` gives
+    "The multi-label vocabulary of the distinct labels found in the label `sets`."
+    flat = [l for s in sets for l in s]
+    if not flat: raise LabelError('no label occurs in any label set: a multi-label vocabulary needs at least one label')
+    v = cls.from_data(flat, display)
+    return cls(raw=v.raw, names=v.names, multi_label=True)
+
+@patch
+def encode_sets(self: Labels,
+                sets: Iterable[Iterable],  # one iterable of raw labels per text, as read from a data file
+               ) -> list[list[int]]:       # sorted class ids of each set, repeats removed
+    "Class-id lists of label sets; an unknown label raises `LabelError`."
+    index = {l: i for i, l in enumerate(self.raw)}
+    out, unknown = [], set()
+    for s in sets:
+        ids = set()
+        for l in s:
+            l = str(l).strip()
+            if l in index: ids.add(index[l])
+            else: unknown.add(l)
+        out.append(sorted(ids))
+    if unknown: raise LabelError(f'labels {sorted(unknown)[:5]} are not in the label vocabulary {self.raw[:10]}')
+    return out

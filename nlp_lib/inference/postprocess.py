@@ -15,7 +15,7 @@ from .transform import Transform
 
 # %% auto #0
 __all__ = ['to_columns', 'column_values', 'column_lists', 'PostTransform', 'Softmax', 'Sigmoid', 'fit_temperature', 'LabelMap',
-           'TopK', 'Threshold']
+           'LabelSet', 'TopK', 'Threshold']
 
 # %% ../../nbs/inference/04_postprocess.ipynb #1917f0cd
 _MISSING = {'label_id': -1, 'score': np.nan}     # how a missing value is held in an array column
@@ -121,10 +121,10 @@ def fit_temperature(logits,               # (N, C) held-out logits: an array, te
 # %% ../../nbs/inference/04_postprocess.ipynb #a2db7227
 @transforms.register('nlp_lib.LabelMap.v1')
 class LabelMap(PostTransform):
-    "Set `label_id`, `label` and `score` from `probs`; with `multi_label`, also `labels` (every class with prob >= `threshold`)."
+    "Set `label_id`, `label` and `score` (the most probable class) from `probs`; with `multi_label`, also `labels` as `LabelSet` does."
     writes: ClassVar[tuple[str, ...]] = ('label_id', 'label', 'score', 'labels')
     labels: list[str]                          # display names in class-id order, distinct
-    multi_label: bool = False                  # also set `labels`: every class whose probability reaches `threshold`
+    multi_label: bool = False                  # also set `labels` with one global `threshold` (kept for old configs; use `LabelSet`)
     threshold: float = Field(0.5, ge=0, le=1)  # the probability a class needs to be listed in `labels` (multi-label only)
 
     @model_validator(mode='after')
@@ -140,7 +140,43 @@ class LabelMap(PostTransform):
         i = p.argmax(1)
         cols['label_id'], cols['score'] = i.astype(np.int64), p[np.arange(len(p)), i].astype(np.float64)
         cols['label'] = [self.labels[j] for j in i.tolist()]
-        if self.multi_label: cols['labels'] = [[self.labels[j] for j in np.flatnonzero(row >= self.threshold)] for row in p]
+        if self.multi_label: cols['labels'] = _label_sets(p, np.full(p.shape[1], self.threshold), self.labels)
+
+def _label_sets(p: np.ndarray, t: np.ndarray, names: list[str]) -> list[list[LabelScore]]:
+    "Per row of `p` (N, C): every class whose probability reaches its threshold in `t` (C,), with its probability, best first."
+    mk, out = LabelScore.trusted, []
+    for row in p.tolist():
+        hits = [(sc, j) for j, sc in enumerate(row) if sc >= t[j]]
+        hits.sort(key=lambda h: -h[0])
+        out.append([mk(names[j], sc) for sc, j in hits])
+    return out
+
+@transforms.register('nlp_lib.LabelSet.v1')
+class LabelSet(PostTransform):
+    "Set `labels` (multi-label): every class whose probability reaches its threshold (one per label, or one for all), with its probability, best first; an empty set is a valid answer."
+    writes: ClassVar[tuple[str, ...]] = ('labels',)
+    labels: list[str]                                   # display names in class-id order
+    threshold: float = Field(0.5, ge=0, le=1)           # the probability a class needs, for every class without its own
+    thresholds: list[float] | None = None               # one threshold per class (e.g. tuned on validation data); None: `threshold` for all
+
+    @model_validator(mode='after')
+    def _check(self):
+        if self.thresholds is not None:
+            if len(self.thresholds) != len(self.labels): raise ValueError(f'{len(self.thresholds)} thresholds for {len(self.labels)} labels')
+            if not all(0 <= t <= 1 for t in self.thresholds): raise ValueError('thresholds must be probabilities in [0, 1]')
+        return self
+
+    @property
+    def cutoffs(self) -> np.ndarray:
+        "The threshold of every class, in class-id order."
+        return np.asarray(self.thresholds if self.thresholds is not None else [self.threshold] * len(self.labels), dtype=np.float64)
+
+    def apply_batch(self,
+                    cols,  # columns with 'probs' (N, C); 'labels' is written
+                   ):
+        p = _need(cols, 'probs', 'LabelSet', 'run Sigmoid first')
+        if p.shape[1] != len(self.labels): raise ValueError(f'model gives {p.shape[1]} scores but there are {len(self.labels)} labels')
+        cols['labels'] = _label_sets(p, self.cutoffs, self.labels)
 
 @transforms.register('nlp_lib.TopK.v1')
 class TopK(PostTransform):

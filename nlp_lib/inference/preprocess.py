@@ -20,8 +20,8 @@ __all__ = ['TextTransform', 'Normalize', 'CaseFold', 'Cleanup', 'CleanupV1', 'Cl
 
 # %% ../../nbs/inference/01_preprocess.ipynb #5c3aaf4c
 class TextTransform(Transform):
-    "A string-to-string step: reads `normalized` (or `text`) and writes `normalized`."
-    writes: ClassVar[tuple[str, ...]] = ('normalized',)
+    "A string-to-string step: reads `normalized` (or `text`) and writes `normalized`; the same for `normalized_pair` (or `text_pair`) when the sample is a pair."
+    writes: ClassVar[tuple[str, ...]] = ('normalized', 'normalized_pair')
     def __call__(self, sample, trace=False):
         if not isinstance(sample, TextSample): raise TypeError(f'{type(self).__name__} expects a TextSample, got {type(sample).__name__}')
         return super().__call__(sample, trace)
@@ -29,12 +29,14 @@ class TextTransform(Transform):
               s: TextSample,  # the sample to update in place
              ) -> None:
         s.normalized = self.transform(s.normalized if s.normalized is not None else s.text)
+        if s.text_pair is not None: s.normalized_pair = self.transform(s.normalized_pair if s.normalized_pair is not None else s.text_pair)
     def apply_batch(self,
                     cols: dict,  # field name -> one value per text; updated in place
                    ) -> None:
-        "The step on a batch of columns: `cols['normalized']` (or `cols['text']`) is a list of strings."
+        "The step on a batch of columns: `cols['normalized']` (or `cols['text']`) is a list of strings; so is `cols['normalized_pair']` (or `cols['text_pair']`) for pairs."
         f = self.transform
         cols['normalized'] = [f(t) for t in cols.get('normalized', cols['text'])]
+        if 'text_pair' in cols: cols['normalized_pair'] = [f(t) for t in cols.get('normalized_pair', cols['text_pair'])]
     def transform(self,
                   text: str,  # one text
                  ) -> str:    # the transformed text

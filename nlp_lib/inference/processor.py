@@ -19,32 +19,42 @@ from .transform import Transform, _jsonable
 from .labels import Labels
 from .preprocess import Normalize, CleanupV3, CaseFold
 from .tokenize import Tokenize, Numericalize, Truncate
-from .postprocess import Softmax, LabelMap, TopK, Threshold, PostTransform, column_values, column_lists
+from .postprocess import Softmax, Sigmoid, LabelMap, LabelSet, TopK, Threshold, PostTransform, column_values, column_lists
 from .architectures import TextClassifier, build_model
 from .artifact import ArtifactError, write_artifact, read_artifact, weights_to_bytes, weights_from_bytes, weights_header, parse_json
 import nlp_lib
 import nlp_lib.inference.encoder  # registers nlp_lib.Encoder.v1 and nlp_lib.HFTokenize.v1, so that `load` finds them
 
 # %% auto #0
-__all__ = ['GOLDEN_TEXTS', 'default_preprocess', 'default_postprocess', 'Processor', 'batch_ids', 'apply_preprocess',
-           'fit_preprocess', 'SelfCheckError', 'SelfCheckWarning']
+__all__ = ['GOLDEN_TEXTS', 'GOLDEN_PAIRS', 'default_preprocess', 'default_postprocess', 'Processor', 'batch_ids',
+           'apply_preprocess', 'fit_preprocess', 'SelfCheckError', 'SelfCheckWarning']
 
 # %% ../../nbs/inference/07_processor.ipynb #0e169d27
 def default_preprocess(max_len: int = 256,                # keep at most this many token ids per text (the start is kept)
                        tokenizer: str = 'word',          # `Tokenize` kind: 'word', 'wordpiece' or 'bpe'
                        min_freq: int = 2,                # a token needs this many occurrences in the fit texts to enter the vocabulary
                        max_vocab: int | None = 30000,    # vocabulary size cap, not counting '<pad>' and '<unk>'; None: no cap
+                       pair: bool = False,               # text pairs: `text <sep> text_pair` as one id sequence, the longer text cut first
                       ) -> list[Transform]:              # unfitted steps: fit them with `fit_preprocess`
-    "The standard pre-processing: NFKC, cleanup, lower-casing, tokenisation, vocabulary, truncation."
-    return [Normalize(), CleanupV3(), CaseFold(), Tokenize(kind=tokenizer), Numericalize(min_freq=min_freq, max_size=max_vocab), Truncate(max_len=max_len)]
+    "The standard pre-processing: NFKC, cleanup, lower-casing, tokenisation, vocabulary, truncation (of one text, or of a pair)."
+    specials = ['<pad>', '<unk>'] + (['<sep>'] if pair else [])
+    num = Numericalize(min_freq=min_freq, max_size=max_vocab, specials=specials)
+    return [Normalize(), CleanupV3(), CaseFold(), Tokenize(kind=tokenizer, pair=pair), num, Truncate(max_len=max_len, sep_id=num.sep_id)]
 
 def default_postprocess(labels: Sequence[str],          # display names, in class-id order
                         top_k: int = 3,                 # how many best labels to list in `top_k` (capped at the number of labels)
                         min_score: float | None = None, # abstain when the top probability is below this, in [0, 1]; None: never abstain
-                        temperature: float = 1.0,       # softmax temperature (> 0); above 1 flattens the probabilities
+                        temperature: float = 1.0,       # softmax (sigmoid) temperature (> 0); above 1 flattens the probabilities
+                        multi_label: bool = False,      # a set of labels per text: sigmoid probabilities and `LabelSet` instead of softmax
+                        threshold: float = 0.5,         # multi-label: the probability a label needs to be in the set
+                        thresholds: Sequence[float] | None = None,  # multi-label: one threshold per label (tuned on validation data); None: `threshold`
                        ) -> list[Transform]:
-    "Softmax, label names, the top k and, when `min_score` is given, abstaining below it."
-    post = [Softmax(temperature=temperature), LabelMap(labels=list(labels)), TopK(labels=list(labels), k=min(top_k, len(labels)))]
+    "Softmax, label names, the top k and, when `min_score` is given, abstaining below it; for multi-label, sigmoid and the label set above each label's threshold."
+    labels, k = list(labels), min(top_k, len(labels))
+    if multi_label:
+        post = [Sigmoid(temperature=temperature), LabelMap(labels=labels),
+                LabelSet(labels=labels, threshold=threshold, thresholds=None if thresholds is None else [float(t) for t in thresholds]), TopK(labels=labels, k=k)]
+    else: post = [Softmax(temperature=temperature), LabelMap(labels=labels), TopK(labels=labels, k=k)]
     return post + ([Threshold(min_score=min_score)] if min_score is not None else [])
 
 # %% ../../nbs/inference/07_processor.ipynb #9cac74c2
@@ -72,10 +82,20 @@ class Processor:
         for t in self.post:
             if getattr(t, 'labels', None) is not None and list(t.labels) != self.labels.names:
                 raise ValueError(f'{type(t).__name__} names {t.labels} but the label vocabulary says {self.labels.names}')
+        if self.pair and getattr(model.params, 'sep_id', None) is None:
+            raise ValueError(f'the pre-processing joins text pairs but {model.type_name} reads single texts: wrap it in nlp_lib.Pair.v1 (or give Encoder.v1 a sep_id)')
         self.model = model.eval()
 
     @property
     def pad_id(self) -> int: return self.model.params.pad_id
+    @property
+    def pair(self) -> bool:
+        "Does this processor classify text pairs (`(text, text_pair)`) rather than single texts? A property of its pre-processing."
+        return any(getattr(t, 'pair', False) for t in self.pre)
+    @property
+    def multi_label(self) -> bool:
+        "Does it answer with a set of labels (sigmoid, thresholds) rather than one? A property of its label vocabulary."
+        return self.labels.multi_label
 
     def __repr__(self):
         steps = lambda ts: ' → '.join(type(t).__name__ for t in ts)
@@ -87,23 +107,37 @@ def _not_texts(texts) -> TypeError | None:
     if isinstance(texts, (bytes, bytearray, memoryview, Mapping)) or not isinstance(texts, Iterable):
         return TypeError(f'expected text (str), a TextSample or an iterable of them, got {type(texts).__name__}: {texts!r:.60}')
 
+def _is_pair(t) -> bool: return isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, str) for x in t)
+
 def _check_inputs(texts, offset: int = 0) -> list:
-    if isinstance(texts, (str, TextSample)): return [texts]
+    if isinstance(texts, (str, TextSample)) or _is_pair(texts): return [texts]
     if (e := _not_texts(texts)) is not None: raise e
     items = list(texts)
     for i, t in enumerate(items):
-        if not isinstance(t, (str, TextSample)): raise TypeError(f'expected text (str) or TextSample at position {offset + i}, got {type(t).__name__}: {t!r:.60}')
+        if not isinstance(t, (str, TextSample)) and not _is_pair(t):
+            raise TypeError(f'expected text (str), a (text, text_pair) tuple of two str or a TextSample at position {offset + i}, got {type(t).__name__}: {t!r:.60}')
     return items
 
-def _as_samples(texts, offset: int = 0) -> list[TextSample]:
-    return [t if isinstance(t, TextSample) else TextSample.trusted(text=t) for t in _check_inputs(texts, offset)]
+def _as_sample(t) -> TextSample:
+    if isinstance(t, TextSample): return t
+    return TextSample.trusted(text=t[0], text_pair=t[1]) if isinstance(t, tuple) else TextSample.trusted(text=t)
 
-def batch_ids(transforms: Sequence[Transform],  # fitted pre-processing steps
-              texts: Sequence[str],             # raw texts
-             ) -> list[np.ndarray] | None:      # one 1-D int64 id array per text
-    "The model input ids of `texts`, the steps run on columns (`apply_batch`); `None` when a step has no batch form."
+def _as_samples(texts, offset: int = 0) -> list[TextSample]:
+    return [_as_sample(t) for t in _check_inputs(texts, offset)]
+
+def _split_pairs(items: list) -> tuple[list[str], list[str] | None]:
+    "Texts, and second texts (None when no item is a pair) of checked input items."
+    texts = [t if isinstance(t, str) else t[0] if isinstance(t, tuple) else t.text for t in items]
+    pairs = [None if isinstance(t, str) else t[1] if isinstance(t, tuple) else t.text_pair for t in items]
+    return texts, (None if all(p is None for p in pairs) else pairs)
+
+def batch_ids(transforms: Sequence[Transform],    # fitted pre-processing steps
+              texts: Sequence[str],               # raw texts
+              pairs: Sequence[str] | None = None, # the second text of each pair, for a pair pre-processing
+             ) -> list[np.ndarray] | None:        # one 1-D int64 id array per text (per pair)
+    "The model input ids of `texts` (of the pairs `texts`, `pairs`), the steps run on columns (`apply_batch`); `None` when a step has no batch form."
     if not all(hasattr(t, 'apply_batch') for t in transforms): return None
-    cols = {'text': texts}
+    cols = {'text': texts} | ({} if pairs is None else {'text_pair': pairs})
     for t in transforms: t.apply_batch(cols)
     return cols['input_ids']
 
@@ -113,8 +147,9 @@ def apply_preprocess(transforms: Sequence[Transform],  # fitted pre-processing s
                     ) -> list[TextSample]:             # one sample per text, with `input_ids` and `length` set
     "Run `transforms` on `texts` (strings, or samples filled in place): on columns for speed, or step by step with a trace when `debug`."
     samples = _as_samples(texts)
-    if not debug and all(s.normalized is None and s.tokens is None for s in samples):
-        ids = batch_ids(transforms, [s.text for s in samples])
+    n_pairs = sum(s.text_pair is not None for s in samples)
+    if not debug and n_pairs in (0, len(samples)) and all(s.normalized is None and s.tokens is None for s in samples):
+        ids = batch_ids(transforms, [s.text for s in samples], [s.text_pair for s in samples] if n_pairs else None)
         if ids is not None:
             for s, x in zip(samples, ids): s.fill(input_ids=x, length=len(x))
             return samples
@@ -143,18 +178,22 @@ def from_corpus(cls: Processor,
                 pre: Sequence[Transform] | None = None,  # unfitted steps, incl. a `Numericalize`; None: `default_preprocess()`
                 post: Sequence[Transform] | None = None, # post-processing steps; None: `default_postprocess` of the display names
                 label_names: Sequence[str] | None = None,  # display names in class-id order (the sorted raw labels); None: the raw labels
+                pairs: Sequence[str] | None = None,      # the second text of each pair: a pair processor (`Pair.v1` around `architecture`); None: single texts
                ) -> Processor:
-    "A processor whose pre-processing is fitted on `texts` and whose `architecture` is freshly initialised from `seed` (untrained)."
-    vocab = Labels.from_data(labels)
-    if label_names is not None: vocab = Labels(raw=vocab.raw, names=list(label_names))
-    pre = list(pre) if pre is not None else default_preprocess()
-    fit_preprocess(pre, texts)
+    "A processor whose pre-processing is fitted on `texts` (and `pairs`) and whose `architecture` is freshly initialised from `seed` (untrained); label sets (lists) make it multi-label."
+    sets = [isinstance(l, (list, tuple, set, frozenset)) for l in labels]
+    vocab = Labels.from_sets(labels) if sets and all(sets) else Labels.from_data(labels)
+    if label_names is not None: vocab = Labels(raw=vocab.raw, names=list(label_names), multi_label=vocab.multi_label)
+    pre = list(pre) if pre is not None else default_preprocess(pair=pairs is not None)
+    fit_preprocess(pre, list(texts) if pairs is None else list(zip(texts, pairs)))
     num = next((t for t in pre if isinstance(t, Numericalize)), None)
     if num is None: raise ValueError('pre-processing needs a Numericalize step to size the model')
+    sizes = {'vocab_size': len(num.vocab), 'n_classes': len(vocab), 'pad_id': num.pad_id}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(architecture, **{'vocab_size': len(num.vocab), 'n_classes': len(vocab), 'pad_id': num.pad_id, **(arch_config or {})})
-    return cls(pre, model, post if post is not None else default_postprocess(vocab.names), vocab)
+        if pairs is None: model = build_model(architecture, **sizes, **(arch_config or {}))
+        else: model = build_model('nlp_lib.Pair.v1', **sizes, sep_id=num.sep_id, base={'name': architecture, 'params': arch_config or {}})
+    return cls(pre, model, post if post is not None else default_postprocess(vocab.names, multi_label=vocab.multi_label), vocab)
 
 # %% ../../nbs/inference/07_processor.ipynb #4486101f
 @patch
@@ -202,11 +241,14 @@ def _post_columns(self: Processor, logits: np.ndarray, trace: Sequence[TextSampl
                 s.trace.append(TraceStep.model_construct(step=t.type_name, config=dict(cfg), output=out))
     return cols
 
-def _build(texts: Sequence[str], ids: Sequence, cols: dict) -> list[TextSample]:
-    "One result `TextSample` per text, built once from the result columns."
-    mk = TextSample.trusted
+def _build(texts: Sequence[str], ids: Sequence, cols: dict, pairs: Sequence[str] | None = None) -> list[TextSample]:
+    "One result `TextSample` per text (per pair), built once from the result columns."
+    mk, n = TextSample.trusted, len(texts)
+    if pairs is not None:
+        return [mk(text=x, text_pair=y, id=i, probs=p, label_id=li, label=l, labels=ls, score=sc, top_k=tk, abstained=a)
+                for x, y, i, p, li, l, ls, sc, tk, a in zip(texts, pairs, ids, *column_lists(cols, n, _RESULT_FIELDS))]
     return [mk(text=x, id=i, probs=p, label_id=li, label=l, labels=ls, score=sc, top_k=tk, abstained=a)
-            for x, i, p, li, l, ls, sc, tk, a in zip(texts, ids, *column_lists(cols, len(texts), _RESULT_FIELDS))]
+            for x, i, p, li, l, ls, sc, tk, a in zip(texts, ids, *column_lists(cols, n, _RESULT_FIELDS))]
 
 @patch
 def postprocess(self: Processor,
@@ -216,20 +258,32 @@ def postprocess(self: Processor,
     "Logits → result: every post-processing step on the whole batch; without `debug`, keep only what a production caller needs."
     if not samples: return []
     cols = self._post_columns(np.stack([s.logits for s in samples]), samples if debug else None)
-    if not debug: return _build([s.text for s in samples], [s.id for s in samples], cols)
+    if not debug: return _build([s.text for s in samples], [s.id for s in samples], cols, [s.text_pair for s in samples] if self.pair else None)
     for s, *vals in zip(samples, *column_lists(cols, len(samples), _RESULT_FIELDS)): s.fill(**dict(zip(_RESULT_FIELDS, vals)))
     return samples
 
 # %% ../../nbs/inference/07_processor.ipynb #0014bd31
 @patch
-def _predict_chunk(self: Processor, items: list, batch_size: int, debug: bool) -> list[TextSample]:
+def _check_shape(self: Processor, items: list, offset: int = 0) -> tuple[list[str], list[str] | None]:
+    "Texts and second texts of `items`, which must all be pairs for a pair processor and all single texts otherwise."
+    texts, pairs = _split_pairs(items)
+    if self.pair and (pairs is None or None in pairs):
+        i = 0 if pairs is None else pairs.index(None)
+        raise ValueError(f'this model classifies text pairs: give a (text, text_pair) tuple (or a TextSample with text_pair) at position {offset + i}, not a single text')
+    if not self.pair and pairs is not None:
+        i = next(i for i, p in enumerate(pairs) if p is not None)
+        raise ValueError(f'this model classifies single texts: position {offset + i} is a text pair; give one text (str)')
+    return texts, pairs
+
+@patch
+def _predict_chunk(self: Processor, items: list, batch_size: int, debug: bool, offset: int = 0) -> list[TextSample]:
+    texts, pairs = self._check_shape(items, offset)
     if debug:
         samples = self.preprocess(items, debug=True)
         return self.postprocess(self._forward(samples, batch_size), debug=True)
-    texts = [t if isinstance(t, str) else t.text for t in items]
-    ids = batch_ids(self.pre, texts)
-    if ids is None: ids = [s.input_ids for s in apply_preprocess(self.pre, texts)]
-    return _build(texts, [None if isinstance(t, str) else t.id for t in items], self._post_columns(self._logits(ids, batch_size)))
+    ids = batch_ids(self.pre, texts, pairs)
+    if ids is None: ids = [s.input_ids for s in apply_preprocess(self.pre, items)]
+    return _build(texts, [t.id if isinstance(t, TextSample) else None for t in items], self._post_columns(self._logits(ids, batch_size)), pairs)
 
 @patch
 def stream(self: Processor,
@@ -243,7 +297,7 @@ def stream(self: Processor,
     if not isinstance(texts, (str, TextSample)) and (e := _not_texts(texts)) is not None: raise e
     it, done = iter(_check_inputs(texts) if isinstance(texts, (str, TextSample)) else texts), 0
     while chunk := list(islice(it, chunk_size)):
-        yield from self._predict_chunk(_check_inputs(chunk, done), batch_size, debug)
+        yield from self._predict_chunk(_check_inputs(chunk, done), batch_size, debug, done)
         done += len(chunk)
 
 @patch
@@ -258,7 +312,8 @@ def predict(self: Processor,
 @patch
 def __call__(self: Processor, text, debug: bool = False) -> TextSample:
     "Classify one text."
-    if not isinstance(text, (str, TextSample)): raise TypeError(f'expected text (str) or TextSample, got {type(text).__name__}; use predict() for a list')
+    if not isinstance(text, (str, TextSample)) and not _is_pair(text):
+        raise TypeError(f'expected text (str), a (text, text_pair) tuple or a TextSample, got {type(text).__name__}; use predict() for a list')
     return self._predict_chunk([text], 1, debug)[0]
 
 # %% ../../nbs/inference/07_processor.ipynb #5f26aacc
@@ -276,15 +331,18 @@ def _environment() -> dict[str, str]:
     return {'nlp_lib': nlp_lib.__version__, 'torch': torch.__version__, 'numpy': np.__version__,
             'python': platform.python_version(), 'machine': platform.machine()}
 
+GOLDEN_PAIRS = tuple(zip(GOLDEN_TEXTS, GOLDEN_TEXTS[1:] + GOLDEN_TEXTS[:1]))   # each golden text with the next one
+
 @patch
 def golden_record(self: Processor,
-                  texts: Sequence[str] = GOLDEN_TEXTS,  # the inputs to record
-                 ) -> dict:                             # what `save` writes as `selfcheck.json`
-    "The self-check record: each text with its input ids, label and probabilities, and the environment that produced them."
-    texts = list(texts)
+                  texts: Sequence | None = None,  # the inputs to record: texts, or (text, text_pair) tuples; None: `GOLDEN_TEXTS` (`GOLDEN_PAIRS` for a pair processor)
+                 ) -> dict:                       # what `save` writes as `selfcheck.json`
+    "The self-check record: each text (pair) with its input ids, label and probabilities, and the environment that produced them."
+    texts = list(texts if texts is not None else GOLDEN_PAIRS if self.pair else GOLDEN_TEXTS)
     res = self.predict(texts)
+    case = lambda t: {'text': t[0], 'text_pair': t[1]} if isinstance(t, tuple) else {'text': t}
     return {'environment': _environment(),
-            'cases': [{'text': t, 'input_ids': [int(i) for i in s.input_ids], 'label': r.label, 'probs': [float(p) for p in r.probs]}
+            'cases': [{**case(t), 'input_ids': [int(i) for i in s.input_ids], 'label': r.label, 'probs': [float(p) for p in r.probs]}
                       for t, s, r in zip(texts, self.preprocess(texts), res)]}
 
 @patch
@@ -296,7 +354,8 @@ def self_check(self: Processor,
     cases = record.get('cases') if isinstance(record, dict) else None
     if not isinstance(cases, list) or not all(isinstance(c, dict) and isinstance(c.get('text'), str) for c in cases):
         raise ValueError("a self-check record needs 'cases', each with a 'text'")
-    texts = [c['text'] for c in cases]
+    if any(not isinstance(c.get('text_pair', ''), str) for c in cases): raise ValueError("a self-check case's 'text_pair' must be a string")
+    texts = [(c['text'], c['text_pair']) if 'text_pair' in c else c['text'] for c in cases]
     now_ids, now = self.preprocess(texts), self.predict(texts)
     saved_env, env, out = record.get('environment', {}), _environment(), []
     for c, s, r in zip(cases, now_ids, now):
@@ -321,7 +380,7 @@ def self_check(self: Processor,
 def save(self: Processor,
          directory,                               # path of the artifact directory to create
          overwrite: bool = False,                 # replace `directory` if it exists (atomically); else an existing one raises `FileExistsError`
-         golden: Sequence[str] | None = None,     # extra golden inputs for the load-time self-check, added to `GOLDEN_TEXTS`
+         golden: Sequence | None = None,          # extra golden inputs for the load-time self-check (texts, or pairs), added to `GOLDEN_TEXTS` (`GOLDEN_PAIRS`)
         ) -> Path:                                # `directory`
     "Write this processor to `directory` as JSON configs, JSON transform state, safetensors weights and the self-check record."
     files = {}
@@ -332,7 +391,8 @@ def save(self: Processor,
               'preprocess': [t.config() for t in self.pre], 'postprocess': [t.config() for t in self.post], 'meta': self.meta}
     files['config.json'] = json.dumps(config, indent=2, ensure_ascii=False)
     files['model.safetensors'] = weights_to_bytes(self.model.state_dict())
-    files['selfcheck.json'] = json.dumps(self.golden_record(list(GOLDEN_TEXTS) + list(golden or [])), indent=1, ensure_ascii=False)
+    base = GOLDEN_PAIRS if self.pair else GOLDEN_TEXTS
+    files['selfcheck.json'] = json.dumps(self.golden_record(list(base) + [tuple(g) if isinstance(g, list) else g for g in golden or []]), indent=1, ensure_ascii=False)
     return write_artifact(directory, files, overwrite=overwrite)
 
 # %% ../../nbs/inference/07_processor.ipynb #46947383

@@ -40,6 +40,8 @@ class _TokenizeBase(Transform):
     kind: Literal['word', 'wordpiece', 'bpe'] = 'word'  # 'word': rule-based words, no fitting; else a subword model learnt by `fit`
     vocab_size: int = Field(8000, ge=100)        # subword kinds only: target size of the subword vocabulary
     min_frequency: int = Field(2, ge=1)          # subword kinds only: minimum count of a pair to be merged
+    pair: bool = False                           # text pairs: the tokens of `text`, then `sep_token`, then the tokens of `text_pair`
+    sep_token: str = '<sep>'                     # the token between the two texts of a pair (a special token of `Numericalize`)
     _tok: Tokenizer | None = PrivateAttr(None)
 
     @property
@@ -60,13 +62,26 @@ class _TokenizeBase(Transform):
     def apply(self,
               s: TextSample,  # the sample to update in place: reads `normalized` (or `text`), writes `tokens`
              ) -> None:
-        s.tokens = self.tokenize(s.normalized if s.normalized is not None else s.text)
+        toks = self.tokenize(s.normalized if s.normalized is not None else s.text)
+        _check_pair(self, s.text_pair is not None)
+        if self.pair: toks = toks + [self.sep_token] + self.tokenize(s.normalized_pair if s.normalized_pair is not None else s.text_pair)
+        s.tokens = toks
     def apply_batch(self,
                     cols: dict,  # field name -> one value per text; updated in place
                    ) -> None:
-        "The step on a batch of columns: `cols['tokens']` from `cols['normalized']` (or `cols['text']`)."
-        f = self.tokenize
-        cols['tokens'] = [f(t) for t in cols.get('normalized', cols['text'])]
+        "The step on a batch of columns: `cols['tokens']` from `cols['normalized']` (or `cols['text']`), and the pair's after `sep_token`."
+        _batch_pairs(self, cols, lambda texts: [self.tokenize(t) for t in texts])
+
+def _check_pair(t: _TokenizeBase, has_pair: bool):
+    if t.pair and not has_pair: raise ValueError('this pre-processing tokenizes text pairs: give a text_pair with every text')
+    if has_pair and not t.pair: raise ValueError('this pre-processing tokenizes single texts: a text_pair was given')
+
+def _batch_pairs(t: _TokenizeBase, cols: dict, tokens):
+    "`cols['tokens']` from the text column(s) with `tokens(list_of_texts)`; for pairs, each text's tokens, `sep_token`, the pair's tokens."
+    first = tokens(cols.get('normalized', cols['text']))
+    _check_pair(t, 'text_pair' in cols)
+    if t.pair: first = [a + [t.sep_token] + b for a, b in zip(first, tokens(cols.get('normalized_pair', cols['text_pair'])))]
+    cols['tokens'] = first
 
 @transforms.register('nlp_lib.Tokenize.v2')
 class Tokenize(_TokenizeBase):
@@ -80,7 +95,7 @@ class Tokenize(_TokenizeBase):
                    ) -> None:
         if self.kind != 'word': return super().apply_batch(cols)
         ascii_words, words = _ASCII_WORDS.findall, _WORDS.findall      # `_words`, without a call per text
-        cols['tokens'] = [ascii_words(t) if t.isascii() else words(t) for t in cols.get('normalized', cols['text'])]
+        _batch_pairs(self, cols, lambda texts: [ascii_words(t) if t.isascii() else words(t) for t in texts])
 
 @transforms.register('nlp_lib.Tokenize.v1')
 class TokenizeV1(_TokenizeBase):
@@ -98,7 +113,8 @@ def fit(self: _TokenizeBase,
        ) -> Tokenize:                   # this step, fitted
     "Train the subword model on the `normalized` text of `samples` (nothing to learn for `kind='word'`)."
     if self.kind == 'word': return self
-    texts = (_for_rust(s.normalized if s.normalized is not None else s.text) for s in samples)
+    texts = (_for_rust(t) for s in samples for t in (s.normalized if s.normalized is not None else s.text,
+                                                     s.normalized_pair if s.normalized_pair is not None else s.text_pair) if t is not None)
     if self.kind == 'wordpiece':
         tok = Tokenizer(models.WordPiece(unk_token='<unk>'))
         trainer = trainers.WordPieceTrainer(vocab_size=self.vocab_size, min_frequency=self.min_frequency, special_tokens=['<unk>'], show_progress=False)
@@ -150,6 +166,10 @@ class Numericalize(Transform):
         "Number of special tokens: the first regular token's id."
         return len(self.specials)
     @property
+    def sep_id(self) -> int | None:
+        "The id of `<sep>`, the token between the two texts of a pair, when it is among `specials`; else None."
+        return self.specials.index('<sep>') if '<sep>' in self.specials else None
+    @property
     def mask_id(self) -> int:
         "The id that stands for a masked token: `<mask>` when it is among `specials`, else the unknown id."
         return self.specials.index('<mask>') if '<mask>' in self.specials else self.unk_id
@@ -197,18 +217,29 @@ class Numericalize(Transform):
         self._set_vocab(json.loads(files['vocab.json']))
 
 # %% ../../nbs/inference/02_tokenize.ipynb #2bb30795
+def _longest_first(ids, p: int, max_len: int):
+    "A pair `a <sep> b` (the separator at `p`) cut to `max_len`: ids come off the end of the longer text until it fits."
+    budget, la, lb = max_len - 1, p, len(ids) - p - 1
+    kb = min(lb, max(budget - la, budget // 2))
+    ka = min(la, budget - kb)
+    return np.concatenate([ids[:ka], ids[p:p + 1 + kb]])
+
 @transforms.register('nlp_lib.Truncate.v1')
 class Truncate(Transform):
     "Cut `input_ids` to at most `max_len` ids, keeping the start (`right`), the end (`left`) or both (`head_tail`)."
     writes: ClassVar[tuple[str, ...]] = ('input_ids', 'length')
     max_len: int = Field(256, ge=1)                         # the most ids a text keeps
     side: Literal['right', 'left', 'head_tail'] = 'right'   # 'right' keeps the start, 'left' the end, 'head_tail' the start and the end
+    sep_id: int | None = None                               # text pairs: the id between the two texts; the longer text is cut first ('longest first'), each keeping its start
 
     def cut(self,
-            ids: np.ndarray,  # 1-D ids (or any 1-D array, e.g. token positions)
+            ids: np.ndarray,             # 1-D ids (or any 1-D array, e.g. token positions)
+            sep_pos: int | None = None,  # a pair's separator position in `ids`; None: found from `sep_id` (when set), else a single text
            ) -> np.ndarray:
         "`ids` cut to `max_len` (the same array when it is short enough)."
         if len(ids) <= self.max_len: return ids
+        if sep_pos is None and self.sep_id is not None and (hit := np.flatnonzero(np.asarray(ids) == self.sep_id)).size: sep_pos = int(hit[0])
+        if sep_pos is not None: return _longest_first(ids, sep_pos, self.max_len)
         if self.side == 'right': return ids[:self.max_len]
         if self.side == 'left': return ids[-self.max_len:]
         head = (self.max_len + 1) // 2

@@ -31,7 +31,8 @@ class Transform(BaseModel):
         "Apply this step to `sample` in place; with `trace`, append what it did to `sample.trace`."
         self.apply(sample)
         if trace: sample.trace.append(TraceStep.model_construct(step=self.type_name, config=self.settings(),   # built from validated values
-                                                                output={f: _jsonable(getattr(sample, f)) for f in self.writes}))
+                                                                output={f: _jsonable(getattr(sample, f)) for f in self.writes
+                                                                        if not (f.endswith('_pair') and getattr(sample, f) is None)}))
         return sample
 
     def settings(self) -> dict[str, Any]: return self.model_dump(mode='json')

@@ -111,6 +111,7 @@ class Augmenter(BaseModel):
     model_config = ConfigDict(extra='forbid')
     steps: list[AugmentStep] = Field(default_factory=list)
     p_apply: float = Field(1.0, ge=0, le=1)
+    sep_id: int | None = None    # text pairs: the id between the two texts; each text is augmented on its own and the separator kept
 
     @staticmethod
     def rng_for(seed: int,   # the run's seed
@@ -127,6 +128,10 @@ class Augmenter(BaseModel):
         "The augmented copy of `ids`."
         ids = np.asarray(ids, dtype=np.int64)
         if rng.random() >= self.p_apply: return ids.copy()
+        if self.sep_id is not None and (hit := np.flatnonzero(ids == self.sep_id)).size:
+            a, b = ids[:hit[0]], ids[hit[0] + 1:]
+            for step in self.steps: a, b = step(a, rng), step(b, rng)
+            return np.concatenate([a, ids[hit[0]:hit[0] + 1], b])
         for step in self.steps: ids = step(ids, rng)
         return ids
 
@@ -162,4 +167,4 @@ def build(self: AugmentConfig,
     if self.swap: steps.append(RandomSwap(p=self.swap))
     if self.span_mask: steps.append(SpanMask(p=self.span_mask, max_span=self.max_span, mask_id=num.mask_id))
     if self.substitution: steps.append(RandomSubstitution(p=self.substitution, vocab_size=len(num.vocab), first_id=num.n_special))
-    return Augmenter(steps=steps, p_apply=self.p_apply) if steps else None
+    return Augmenter(steps=steps, p_apply=self.p_apply, sep_id=num.sep_id) if steps else None

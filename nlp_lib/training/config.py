@@ -11,7 +11,7 @@ from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ..registry import architectures
-from ..inference.architectures import DERIVED_PARAMS
+from ..inference.architectures import DERIVED_PARAMS, Ensemble
 from ..inference.labels import Labels
 from ..inference.processor import default_preprocess, default_postprocess
 from .data import DataConfig
@@ -37,9 +37,10 @@ class PreprocessConfig(_Section):
     max_vocab: int | None = Field(60000, ge=1)
     def build(self,
               pretrained: str | None = None,  # `architecture.pretrained`: its own tokenizer is then the whole pre-processing
+              pair: bool = False,             # text pairs (`data.text_pair_col`): both texts as one input, the longer cut first
              ):
-        if pretrained: return [HFTokenize.from_file(vectors_dir(pretrained), max_len=self.max_len)]
-        return default_preprocess(max_len=self.max_len, tokenizer=self.tokenizer, min_freq=self.min_freq, max_vocab=self.max_vocab)
+        if pretrained: return [HFTokenize.from_file(vectors_dir(pretrained), max_len=self.max_len, pair=pair)]
+        return default_preprocess(max_len=self.max_len, tokenizer=self.tokenizer, min_freq=self.min_freq, max_vocab=self.max_vocab, pair=pair)
 
 class ArchitectureConfig(_Section):
     "A registered architecture and its hyper-parameters (vocabulary size, classes and padding id are derived from the data)."
@@ -85,9 +86,13 @@ class PostprocessConfig(_Section):
     label_names: dict[str, str] | None = None
     top_k: int = Field(3, ge=1)
     min_score: float | None = Field(None, ge=0, le=1)
+    threshold: float = Field(0.5, ge=0, le=1)   # multi-label: the probability a label needs to be in the answer's set
+    tune_thresholds: bool = True                # multi-label: one threshold per label, each maximising that label's F1 on the validation split
     def build(self,
-              labels: Labels,  # the label vocabulary: its display names label the outputs
-             ): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score)
+              labels: Labels,                           # the label vocabulary: its display names label the outputs; `multi_label` picks sigmoid and label sets
+              thresholds: Sequence[float] | None = None, # multi-label: per-label thresholds (tuned on validation); None: `threshold` for every label
+             ): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score, multi_label=labels.multi_label,
+                                           threshold=self.threshold, thresholds=thresholds)
 
 class TrackingConfig(_Section):
     "Where runs are recorded: a run directory under `runs_dir` (checked for `min_free_mb` free at start), and MLflow (local store unless MLFLOW_TRACKING_URI is set)."
@@ -115,6 +120,10 @@ class TrainConfig(_Section):
     def _sections_fit(self):
         "A distillation teacher must be a saved processor. A pretrained encoder brings its own tokenizer: word-level augmentation and contrastive pre-training, which work on a fitted word vocabulary, do not apply."
         t = self.distill.teacher
+        if self.data.text_pair_col is not None and self.trainer.pretrain_epochs:
+            raise ValueError('trainer.pretrain_epochs: contrastive pre-training reads single texts; set it to 0 for text pairs (data.text_pair_col)')
+        if self.data.text_pair_col is not None and issubclass(architectures.get(self.architecture.name), Ensemble):
+            raise ValueError(f'architecture.name: {self.architecture.name} does not take text pairs; name a word-level architecture (it is wrapped in nlp_lib.Pair.v1) or nlp_lib.Encoder.v1')
         if t is not None and not (Path(t).expanduser() / 'manifest.json').is_file():
             raise ValueError(f'distill.teacher: {t!r} is not a saved processor (a directory with manifest.json, e.g. a run\'s artifact)')
         if self.architecture.pretrained is None: return self

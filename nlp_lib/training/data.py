@@ -7,18 +7,20 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/data.html.md"""
 # %% ../../nbs/training/10_data.ipynb #f7632047
 from __future__ import annotations
 import contextlib, csv, hashlib, itertools, json, os, tempfile, urllib.request, warnings, zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Mapping
+from typing import Callable, Iterator, Literal, Mapping, NamedTuple
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..datasets import data_dir
 from ..inference.labels import Labels
 
 # %% auto #0
-__all__ = ['SST2_URL', 'SST2_MD5', 'DATASETS', 'DataError', 'BadRow', 'BadRows', 'table_format', 'read_table', 'table_columns',
-           'iter_table', 'fetch_sst2', 'NamedDataset', 'named_dataset', 'DataConfig', 'DataSource', 'data_source',
-           'DataBundle', 'load_data', 'file_sha256', 'data_hashes']
+__all__ = ['SST2_URL', 'SST2_MD5', 'DATASETS', 'MAX_CLASSES', 'MIN_PER_CLASS', 'DataError', 'BadRow', 'BadRows', 'table_format',
+           'Examples', 'read_examples', 'read_table', 'table_columns', 'iter_table', 'fetch_sst2', 'NamedDataset',
+           'named_dataset', 'DataConfig', 'DataSource', 'data_source', 'DataBundle', 'load_data', 'file_sha256',
+           'data_hashes']
 
 # %% ../../nbs/training/10_data.ipynb #59cef058
 class DataError(ValueError):
@@ -92,68 +94,97 @@ def _opened(path, *args, **kwargs):
             raise _Changed(f'{path}: the file changed while it was being read ({st0.st_size} bytes when opened, {st1.st_size} now)')
 
 # %% ../../nbs/training/10_data.ipynb #3c58b723
-def _rows_tsv(path, text_col, label_col, header: bool = True) -> Iterator[tuple[int, object, object]]:
-    with _opened(path, 'rb') as f:
-        first_raw = f.readline()
-        first = _decode(first_raw)
-        if first is None: raise DataError(f'{path}:1: {"header" if header else "first line"} is not valid UTF-8')
-        cols = first.rstrip('\r\n').split('\t')
-        ti, li = _positions(path, cols if header else None, len(cols), text_col, label_col, fields=cols, sep='\t')
-        for n, raw in enumerate(f if header else itertools.chain([first_raw], f), start=2 if header else 1):
-            line = _decode(raw)
-            if line is None: yield n, 'undecodable bytes', None; continue
-            line = line.rstrip('\r\n')
-            if not line.strip(): yield n, 'empty line', None; continue
-            parts = line.split('\t')
-            if len(parts) != len(cols): yield n, 'wrong number of fields', None; continue
-            yield n, parts[ti], parts[li]
+_BOM = '\ufeff'   # a UTF-8 byte-order mark: not part of the first column's name or value
 
-def _rows_csv(path, text_col, label_col, header: bool = True):
-    with _opened(path, newline='', encoding='utf-8', errors='surrogateescape') as f:
+def _rows_tsv(path, cols: list, header: bool = True) -> Iterator[tuple[int, list | None, str | None]]:
+    "`(line, values of cols, None)` per row, or `(line, None, reason)` for a row that cannot be read."
+    with _opened(path, 'rb') as f:
+        first = _decode(f.readline())
+        if first is None: raise DataError(f'{path}:1: {"header" if header else "first line"} is not valid UTF-8')
+        first = first.removeprefix(_BOM)
+        fields = first.rstrip('\r\n').split('\t')
+        pos = _positions(path, fields if header else None, len(fields), *cols, fields=fields, sep='\t')
+        lines = map(_decode, f)
+        for n, line in enumerate(lines if header else itertools.chain([first], lines), start=2 if header else 1):
+            if line is None: yield n, None, 'undecodable bytes'; continue
+            line = line.rstrip('\r\n')
+            if not line.strip(): yield n, None, 'empty line'; continue
+            parts = line.split('\t')
+            if len(parts) != len(fields): yield n, None, 'wrong number of fields'; continue
+            yield n, [parts[i] for i in pos], None
+
+def _rows_csv(path, cols: list, header: bool = True):
+    with _opened(path, newline='', encoding='utf-8-sig', errors='surrogateescape') as f:
         r = csv.reader(f)
         first = next(r, None) or []
-        ti, li = _positions(path, first if header else None, len(first), text_col, label_col, fields=first, sep=',')
+        pos = _positions(path, first if header else None, len(first), *cols, fields=first, sep=',')
         start = r.line_num + 1 if header else 1
         for row in (r if header else itertools.chain([first], r)):
             n, start = start, r.line_num + 1
             if not row: continue                      # a blank line, as csv.DictReader skips them
-            if len(row) != len(first): yield n, 'wrong number of fields', None; continue
-            vals = [row[ti], row[li]]
-            if any(any('\udc80' <= ch <= '\udcff' for ch in v) for v in vals): yield n, 'undecodable bytes', None; continue
-            yield n, vals[0], vals[1]
+            if len(row) != len(first): yield n, None, 'wrong number of fields'; continue
+            vals = [row[i] for i in pos]
+            if any(any('\udc80' <= ch <= '\udcff' for ch in v) for v in vals): yield n, None, 'undecodable bytes'; continue
+            yield n, vals, None
 
-def _rows_jsonl(path, text_col, label_col, header: bool = True):
-    if not header or isinstance(text_col, int) or isinstance(label_col, int):
+def _rows_jsonl(path, cols: list, header: bool = True):
+    if not header or any(isinstance(c, int) for c in cols):
         raise DataError(f'{path}: JSON lines are objects with keys: name the columns (column positions and header=false are for TSV, CSV and Parquet)')
     with _opened(path, 'rb') as f:
         for n, raw in enumerate(f, start=1):
             line = _decode(raw)
-            if line is None: yield n, 'undecodable bytes', None; continue
+            if line is None: yield n, None, 'undecodable bytes'; continue
+            if n == 1: line = line.removeprefix(_BOM)
             if not line.strip(): continue
             try: obj = json.loads(line)
-            except json.JSONDecodeError: yield n, 'invalid JSON', None; continue
-            if not isinstance(obj, dict): yield n, 'invalid JSON', None; continue
-            if text_col not in obj: yield n, 'no text key', None; continue
-            yield n, obj.get(text_col), obj.get(label_col)
+            except json.JSONDecodeError: yield n, None, 'invalid JSON'; continue
+            if not isinstance(obj, dict): yield n, None, 'invalid JSON'; continue
+            if cols[0] not in obj: yield n, None, 'no text key'; continue
+            yield n, [obj.get(c) for c in cols], None
 
 def _parquet(path):
     import pyarrow.parquet as pq
     try: return pq.ParquetFile(path)
     except Exception as e: raise DataError(f'{path}: not a readable Parquet file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""})') from None
 
-def _rows_parquet(path, text_col, label_col, header: bool = True):
+def _rows_parquet(path, cols: list, header: bool = True):
     if not header: raise DataError(f'{path}: Parquet columns always have names; header=false is for TSV and CSV (positions work with a header too)')
     with _parquet(path) as f:                    # read one record batch at a time: memory does not grow with the file
         names = f.schema_arrow.names
-        ti, li = _positions(path, names, len(names), text_col, label_col)
+        pos = _positions(path, names, len(names), *cols)
         n = 0
-        for b in f.iter_batches(batch_size=4096, columns=list(dict.fromkeys([names[ti], names[li]]))):
-            for x, y in zip(b.column(names[ti]).to_pylist(), b.column(names[li]).to_pylist()):
+        for b in f.iter_batches(batch_size=4096, columns=list(dict.fromkeys(names[i] for i in pos))):
+            for vals in zip(*(b.column(names[i]).to_pylist() for i in pos)):
                 n += 1
-                yield n, x, y
+                yield n, list(vals), None
 
 _READERS = {'tsv': _rows_tsv, 'csv': _rows_csv, 'jsonl': _rows_jsonl, 'parquet': _rows_parquet}
-_REASONS = {'undecodable bytes', 'empty line', 'wrong number of fields', 'invalid JSON', 'no text key'}
+
+# %% ../../nbs/training/10_data.ipynb #10fdb3f8
+def _distinct(parts) -> list[str]: return list(dict.fromkeys(s for s in (str(p).strip() for p in parts) if s))
+
+def _parse_label(value,                  # the label column's value: a string, a number, a JSON list, or None
+                 multi: bool | None,     # True: always a set; False: never; None: a set only when the value is a list
+                 delim: str | None,      # split strings at this delimiter (multi-label)
+                ) -> tuple[str | list[str] | None, str | None]:   # `(label, None)`, or `(None, reason)` for a bad value
+    "A single label (a stripped string) or a label set (distinct raw labels in file order) from one label value."
+    if isinstance(value, (list, tuple)):
+        if multi is False: return None, 'label set in single-label data'
+        if any(v is None or isinstance(v, (list, tuple, dict)) for v in value): return None, 'bad label value'
+        return _distinct(value), None
+    if value is None or (not multi and str(value).strip() == ''): return None, 'missing label'
+    s = str(value).strip()
+    if not multi: return s, None
+    return _distinct(s.split(delim) if delim is not None else [s]), None
+
+_TRUE, _FALSE = {'1', 'true', '1.0'}, {'0', 'false', '0.0'}
+
+def _indicator(value) -> bool | None:
+    "An indicator column's value as a bool: 0/1 (numbers or strings) or true/false; None for anything else."
+    if isinstance(value, bool): return value
+    if isinstance(value, (int, float)): return bool(value) if value in (0, 1) else None
+    s = '' if value is None else str(value).strip().lower()
+    return True if s in _TRUE else False if s in _FALSE else None
 
 # %% ../../nbs/training/10_data.ipynb #7587b3ef
 _SUFFIXES = {'.tsv': 'tsv', '.csv': 'csv', '.jsonl': 'jsonl', '.json': 'jsonl', '.parquet': 'parquet', '.pq': 'parquet'}
@@ -170,29 +201,83 @@ def table_format(path,                # the table file; it must exist
     if fmt not in _READERS: raise DataError(f'{path}: cannot tell the format from the suffix {path.suffix!r}; set data.format')
     return fmt
 
+def _indicator_names(path, fmt: str, header: bool, label_cols: list) -> list[str]:
+    "The raw labels that indicator columns stand for: their names (positions as strings in a file without a header)."
+    names = table_columns(path, fmt, header) if header and any(isinstance(c, int) for c in label_cols) else None
+    out = [c if isinstance(c, str) else names[c] if names is not None and 0 <= c < len(names) else str(c) for c in label_cols]
+    if len(set(out)) != len(out): raise DataError(f'{path}: label_cols names a label column twice: {label_cols}')
+    return out
+
 def _good_rows(path, fmt: str, text_col, label_col, header: bool = True, bad_rows: str = 'skip', report: BadRows | None = None,
-               known: set[str] | None = None) -> Iterator[tuple[int, str, str | None]]:
-    "`(line, text, label)` of the usable rows; a bad row raises `DataError` (`bad_rows='fail'`) or is counted in `report`; a read that fails midway raises `DataError`."
+               known: set[str] | None = None, pair_col=None, label_delim: str | None = None, label_cols: list | None = None,
+               multi_label: bool | None = None) -> Iterator[tuple[int, str, str | None, str | list[str] | None]]:
+    "`(line, text, pair, label)` of the usable rows; a bad row raises `DataError` (`bad_rows='fail'`) or is counted in `report`; a read that fails midway raises `DataError`."
+    cols = [text_col] + ([] if pair_col is None else [pair_col])
+    if label_cols: cols, names = cols + list(label_cols), _indicator_names(path, fmt, header, label_cols)
+    elif label_col is not None: cols.append(label_col)
+    multi = True if label_delim is not None or label_cols else multi_label
     n = 0
-    rows = _READERS[fmt](path, text_col, text_col if label_col is None else label_col, header)
+    rows = _READERS[fmt](path, cols, header)
     while True:
-        try: n, text, label = next(rows)
+        try: n, vals, reason = next(rows)
         except StopIteration: return
         except _Changed as e: raise DataError(f'{e}; noticed at its end, after line {n}') from None
         except OSError as e:   # the file vanished, a disk or network error
             raise DataError(f'{path}: cannot be read{f" after line {n}" if n else ""} ({e.strerror or e}); did it vanish or change while being read?') from None
-        if label is None and text in _REASONS: reason = text
-        elif text is None or not str(text).strip(): reason = 'empty text'
-        elif label_col is None: yield n, str(text), None; continue
-        elif label is None or str(label).strip() == '': reason = 'missing label'
-        elif known is not None and str(label).strip() not in known: reason = 'unknown label'
-        else: yield n, str(text), str(label).strip(); continue
+        label = unknown = None
+        if reason is None:
+            text, pair, rest = vals[0], (vals[1] if pair_col is not None else None), vals[1 + (pair_col is not None):]
+            if text is None or not str(text).strip(): reason = 'empty text'
+            elif pair_col is not None and (pair is None or not str(pair).strip()): reason = 'empty text pair'
+            elif label_cols:
+                flags = [_indicator(v) for v in rest]
+                if None in flags: reason = 'bad indicator value'
+                else: label = [l for l, f in zip(names, flags) if f]
+            elif label_col is not None: label, reason = _parse_label(rest[0], multi, label_delim)
+            if reason is None and known is not None and label is not None:
+                unknown = [l for l in (label if isinstance(label, list) else [label]) if l not in known]
+                if unknown: reason = 'unknown label'
+            if reason is None: yield n, str(text), None if pair is None else str(pair), label; continue
         if bad_rows == 'fail':
-            extra = f' {str(label).strip()!r}: not among the training labels {sorted(known)[:20]}' if reason == 'unknown label' else ''
+            extra = f' {unknown[0]!r}: not among the training labels {sorted(known)[:20]}' if reason == 'unknown label' else ''
             raise DataError(f'{path}:{n}: {reason}{extra}')
         if report is not None: report.add(path, n, reason)
 
 # %% ../../nbs/training/10_data.ipynb #e9f17535
+class Examples(NamedTuple):
+    "Usable rows of a table: texts, the second texts of pairs (None without a pair column), and a label per row."
+    texts: list[str]
+    pairs: list[str] | None
+    labels: list        # per row: a raw label (str), a label set (list[str], possibly empty), or None without a label column
+
+def read_examples(path,                               # a TSV, CSV, JSONL or Parquet file
+                  text_col: str | int = 'sentence',   # text column: a name, or a position counted from 0 (not for JSONL)
+                  label_col: str | int | None = 'label',  # label column, as `text_col`; None: no labels (unused with `label_cols`)
+                  format: str = 'auto',               # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
+                  bad_rows: str = 'skip',             # 'skip': count bad rows in `report`; 'fail': raise `DataError` at the first
+                  known_labels=None,                  # if given, rows with a label not among these are bad ('unknown label'); None: any label
+                  limit: int | None = None,           # read at most this many usable rows; None: all
+                  report: BadRows | None = None,      # collects the skipped rows; None: a throwaway one
+                  header: bool = True,                # does the first line name the columns? (TSV, CSV; must be true for JSONL, Parquet)
+                  pair_col: str | int | None = None,  # column of the second text of a pair; None: single texts
+                  label_delim: str | None = None,     # the label column holds label sets joined by this, e.g. ',' for `3,15`
+                  label_cols: list[str | int] | None = None,  # one 0/1 indicator column per label; their names are the labels
+                  multi_label: bool | None = None,    # True: every label is a set; False: single labels; None: sets if any value is a JSON list
+                 ) -> Examples:
+    "Texts, second texts of pairs, and labels (strings, or label sets when multi-label) from a TSV, CSV, JSONL or Parquet file."
+    path = Path(path)
+    report = report if report is not None else BadRows()
+    known = None if known_labels is None else {str(l) for l in known_labels}
+    texts, pairs, labels = [], [], []
+    for _, text, pair, label in _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report, known,
+                                           pair_col, label_delim, label_cols, multi_label):
+        texts.append(text); pairs.append(pair); labels.append(label)
+        if limit is not None and len(texts) >= limit: break
+    if multi_label is None and any(isinstance(l, list) for l in labels):     # JSON lists: the data is multi-label
+        labels = [l if isinstance(l, list) else [l] for l in labels]
+    return Examples(texts, pairs if pair_col is not None else None, labels)
+
+# %% ../../nbs/training/10_data.ipynb #cafb8b32
 def read_table(path,                              # a TSV, CSV, JSONL or Parquet file
                text_col: str | int = 'sentence',  # text column: a name, or a position counted from 0 (not for JSONL)
                label_col: str | int = 'label',    # label column: a name, or a position counted from 0 (not for JSONL)
@@ -202,16 +287,14 @@ def read_table(path,                              # a TSV, CSV, JSONL or Parquet
                limit: int | None = None,          # read at most this many usable rows; None: all
                report: BadRows | None = None,     # collects the skipped rows; None: a throwaway one
                header: bool = True,               # does the first line name the columns? (TSV, CSV; must be true for JSONL, Parquet)
-              ) -> tuple[list[str], list[str]]:   # texts and raw labels, stripped, as strings
-    "Texts and raw labels (as strings) from a TSV, CSV, JSONL or Parquet file; columns by name or position (`int`); bad rows are skipped into `report` or raise `DataError`."
-    path = Path(path)
-    report = report if report is not None else BadRows()
-    known = None if known_labels is None else {str(l) for l in known_labels}
-    texts, labels = [], []
-    for _, text, label in _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report, known):
-        texts.append(text); labels.append(label)
-        if limit is not None and len(texts) >= limit: break
-    return texts, labels
+               pair_col: str | int | None = None, # column of the second text of a pair: then `(texts, pairs, labels)` is returned
+               label_delim: str | None = None,    # the label column holds label sets joined by this (see `read_examples`)
+               label_cols: list[str | int] | None = None,  # one 0/1 indicator column per label (see `read_examples`)
+               multi_label: bool | None = None,   # True: label sets; False: single labels; None: sets if any value is a JSON list
+              ) -> tuple[list[str], list]:        # texts and raw labels (stripped strings, or label sets); with `pair_col`: texts, pairs, labels
+    "Texts and raw labels from a TSV, CSV, JSONL or Parquet file; columns by name or position (`int`); bad rows are skipped into `report` or raise `DataError`."
+    ex = read_examples(path, text_col, label_col, format, bad_rows, known_labels, limit, report, header, pair_col, label_delim, label_cols, multi_label)
+    return (ex.texts, ex.labels) if pair_col is None else tuple(ex)
 
 # %% ../../nbs/training/10_data.ipynb #a167ffab
 def table_columns(path,                 # a TSV, CSV, JSONL or Parquet file
@@ -224,7 +307,7 @@ def table_columns(path,                 # a TSV, CSV, JSONL or Parquet file
     if fmt == 'parquet':
         with _parquet(path) as f: return list(f.schema_arrow.names)
     if not header: return None
-    with open(path, newline='', encoding='utf-8', errors='replace') as f:
+    with open(path, newline='', encoding='utf-8-sig', errors='replace') as f:
         if fmt == 'tsv': return f.readline().rstrip('\r\n').split('\t')
         if fmt == 'csv': return next(csv.reader(f), [])
         for line in f:
@@ -240,11 +323,17 @@ def iter_table(path,                                # a TSV, CSV, JSONL or Parqu
                header: bool = True,                 # does the first line name the columns? (TSV, CSV; must be true for JSONL, Parquet)
                bad_rows: str = 'skip',              # 'skip': leave bad rows out (counted in `report`); 'fail': raise `DataError` at the first
                report: BadRows | None = None,       # collects the skipped rows; None: not recorded
-              ) -> Iterator[tuple[str, str | None]]: # lazy `(text, raw label)` pairs
+               pair_col: str | int | None = None,   # column of the second text of a pair: then `(text, pair, label)` triples are yielded
+               label_delim: str | None = None,      # the label column holds label sets joined by this (see `read_examples`)
+               label_cols: list[str | int] | None = None,  # one 0/1 indicator column per label (see `read_examples`)
+               multi_label: bool | None = None,     # True: label sets; False: single labels; None: a JSON list is a set, a string a label
+              ) -> Iterator[tuple]:                 # lazy `(text, raw label)` pairs; with `pair_col`: `(text, pair, raw label)`
     "`(text, raw label)` pairs streamed from a TSV, CSV, JSONL or Parquet file, as `read_table` reads them; labels are `None` without `label_col`."
     path = Path(path)
-    rows = _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report)   # the file and format are checked now
-    return ((text, label) for _, text, label in rows)
+    rows = _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report,   # the file and format are checked now
+                      pair_col=pair_col, label_delim=label_delim, label_cols=label_cols, multi_label=multi_label)
+    if pair_col is None: return ((text, label) for _, text, _, label in rows)
+    return ((text, pair, label) for _, text, pair, label in rows)
 
 # %% ../../nbs/training/10_data.ipynb #bad96d89
 SST2_URL = 'https://dl.fbaipublicfiles.com/glue/data/SST-2.zip'
@@ -296,9 +385,15 @@ class NamedDataset:
     header: bool = True
     label_names: Mapping[str, str] = field(default_factory=dict)
     fetch: Callable[[Path], Path] | None = None    # fetch(dest) puts the files in dest when they are not on disk
+    text_pair_col: str | int | None = None         # the second text of a pair
+    label_delim: str | None = None                 # the label column holds label sets joined by this (multi-label)
+    label_names_file: str | None = None            # a file in the data directory: the display names of labels 0, 1, 2, … one a line
 
 DATASETS: dict[str, NamedDataset] = {
     'sst2': NamedDataset('train.tsv', 'dev.tsv', 'sentence', 'label', label_names={'0': 'negative', '1': 'positive'}, fetch=fetch_sst2),
+    'goemotions': NamedDataset('train.tsv', 'dev.tsv', 0, 1, header=False, label_delim=',', label_names_file='labels.txt'),
+    'mrpc': NamedDataset('train.tsv', None, '#1 String', 'Quality', text_pair_col='#2 String',     # its test.tsv is GLUE's test set: not for validation
+                         label_names={'0': 'not paraphrase', '1': 'paraphrase'}),
 }
 
 def named_dataset(name: str,                          # dataset name, e.g. 'sst2'; unknown names get the `NamedDataset` defaults
@@ -309,6 +404,16 @@ def named_dataset(name: str,                          # dataset name, e.g. 'sst2
     except FileNotFoundError:
         if ds.fetch is None: raise
         return ds, ds.fetch(Path('data') / name)
+
+def _label_names(ds: NamedDataset, d: Path) -> dict[str, str]:
+    "The display names of a named dataset's raw labels: its `label_names`, and those of its `label_names_file` (line i names label i)."
+    names = dict(ds.label_names)
+    if ds.label_names_file:
+        f = d / ds.label_names_file
+        try: lines = f.read_text(encoding='utf-8-sig').splitlines()
+        except OSError as e: raise DataError(f'{f}: the label names file cannot be read ({e.strerror or e})') from None
+        names.update({str(i): s.strip() for i, s in enumerate(lines) if s.strip()})
+    return names
 
 # %% ../../nbs/training/10_data.ipynb #711cd3a5
 class DataConfig(BaseModel):
@@ -326,6 +431,18 @@ class DataConfig(BaseModel):
     bad_rows: Literal['skip', 'fail'] = 'skip'
     limit: int | None = Field(None, ge=1)
     valid_limit: int | None = Field(None, ge=1)
+    task: Literal['auto', 'single_label', 'multi_label'] = 'auto'   # auto: multi-label with label_delim, label_cols or JSON-list labels
+    label_delim: str | None = Field(None, min_length=1)  # the label column holds label sets joined by this, e.g. ',' for `3,15`
+    label_cols: list[str | int] | None = Field(None, min_length=1)  # one 0/1 column per label (names, or positions); label_col is then unused
+    text_pair_col: str | int | None = None          # the second text of a pair (with text_col)
+
+    @model_validator(mode='after')
+    def _check(self):
+        if self.task == 'single_label' and (self.label_delim is not None or self.label_cols):
+            raise ValueError(f'task=single_label contradicts {"label_delim" if self.label_delim is not None else "label_cols"}, which means label sets: set task=multi_label (or auto)')
+        if self.label_cols and self.label_col is not None:
+            raise ValueError('set label_col (one label column) or label_cols (one 0/1 column per label), not both')
+        return self
 
 @dataclass
 class DataSource:
@@ -336,42 +453,111 @@ class DataSource:
     label_col: str | int
     header: bool
     label_names: Mapping[str, str] = field(default_factory=dict)
+    pair_col: str | int | None = None
+    label_delim: str | None = None
+    label_cols: list[str | int] | None = None
+    multi_label: bool | None = False     # True: label sets; False: single labels; None: as the data says (JSON lists are sets)
 
 def data_source(cfg: DataConfig,  # the data section of a config: a train file, or a dataset name
                ) -> DataSource:
     "The files, columns, header and display names that `cfg` means."
-    if cfg.train: ds, files = NamedDataset(), (Path(cfg.train), Path(cfg.valid) if cfg.valid else None)
+    if cfg.train: ds, files, names = NamedDataset(), (Path(cfg.train), Path(cfg.valid) if cfg.valid else None), {}
     elif cfg.name:
         ds, d = named_dataset(cfg.name)
-        files = (d / ds.train, d / ds.valid if ds.valid else None)
+        files, names = (d / ds.train, d / ds.valid if ds.valid else None), _label_names(ds, d)
     else: raise DataError('data config needs either a dataset name or a train file')
     header = ds.header if cfg.header is None else cfg.header
     if cfg.train: defaults = ('sentence', 'label') if header else (0, 1)
     else: defaults = (ds.text_col, ds.label_col)
     text_col, label_col = (d if c is None else c for c, d in ((cfg.text_col, defaults[0]), (cfg.label_col, defaults[1])))
-    return DataSource(*files, text_col, label_col, header, {} if cfg.train else dict(ds.label_names))
+    delim = cfg.label_delim if cfg.label_delim is not None else None if cfg.task == 'single_label' or cfg.label_cols else ds.label_delim
+    multi = True if cfg.task == 'multi_label' or delim is not None or cfg.label_cols else False if cfg.task == 'single_label' else None
+    pair_col = cfg.text_pair_col if cfg.text_pair_col is not None else ds.text_pair_col
+    return DataSource(*files, text_col, label_col, header, names, pair_col, delim, cfg.label_cols, multi)
 
 # %% ../../nbs/training/10_data.ipynb #133f98ae
 @dataclass
 class DataBundle:
-    "Training and validation texts with class ids, the label vocabulary, the files read and the bad-row report."
+    "Training and validation texts (and second texts of pairs) with class ids, the label vocabulary, the files read and the bad-row report."
     train_texts: list[str]
-    train_labels: list[int]
+    train_labels: list          # a class id per text; multi-label: a sorted list of class ids per text (possibly empty)
     valid_texts: list[str]
-    valid_labels: list[int]
-    labels: Labels
+    valid_labels: list
+    labels: Labels              # `labels.multi_label` says which of the two shapes the labels have
     files: list[Path] = field(default_factory=list)
     bad_rows: BadRows = field(default_factory=BadRows)
+    train_pairs: list[str] | None = None    # the second text of each pair; None: single texts
+    valid_pairs: list[str] | None = None
+    @property
+    def multi_label(self) -> bool: return self.labels.multi_label
 
-def _split(tx, ty, cfg: DataConfig):
-    "A seeded random split of the training rows into (valid, train)."
-    idx = np.random.default_rng(cfg.split_seed).permutation(len(tx))
-    n_valid = max(1, int(round(len(tx) * cfg.valid_pct)))
-    v, t = sorted(idx[:n_valid]), sorted(idx[n_valid:])
-    vx, vy = [tx[i] for i in v][:cfg.valid_limit], [ty[i] for i in v][:cfg.valid_limit]
-    return vx, vy, [tx[i] for i in t], [ty[i] for i in t]
+def _split(n: int, cfg: DataConfig) -> tuple[list[int], list[int]]:
+    "A seeded random split of `n` training rows into (valid, train) row indices."
+    idx = np.random.default_rng(cfg.split_seed).permutation(n)
+    n_valid = max(1, int(round(n * cfg.valid_pct)))
+    return sorted(idx[:n_valid]), sorted(idx[n_valid:])
+
+# %% ../../nbs/training/10_data.ipynb #747c7cfb
+def _stratified_split(y: np.ndarray,       # (N, C) bool: the label sets of the training rows as a multi-hot matrix
+                      cfg: DataConfig,     # `valid_pct` and `split_seed`
+                     ) -> tuple[list[int], list[int]]:
+    "A seeded iterative-stratification split of multi-label rows into (valid, train) row indices; every label with 2+ rows lands in both."
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+    n = len(y)
+    if n < 2: raise DataError(f'{n} training row: too few to split off validation data; give a validation file (data.valid)')
+    ys = np.hstack([y, np.zeros((n, 2), bool)])         # two all-zero columns: iterstrat wants a multilabel-indicator target even for 1 label
+    t, v = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=cfg.valid_pct, random_state=cfg.split_seed).split(np.zeros((n, 1)), ys))
+    in_valid = np.zeros(n, bool); in_valid[v] = True
+    n_train, n_valid = y[~in_valid].sum(0), y[in_valid].sum(0)
+    for c in np.argsort(y.sum(0), kind='stable'):         # rarest labels first
+        if n_valid[c] or n_train[c] < 2: continue
+        rows = sorted(np.flatnonzero(y[:, c] & ~in_valid), key=lambda i: (y[i].sum(), i))   # rows with fewest labels first
+        i = next((i for i in rows if (n_train[y[i]] >= 2).all()), None)
+        if i is None: continue
+        in_valid[i] = True; n_train -= y[i]; n_valid += y[i]
+    return np.flatnonzero(in_valid).tolist(), np.flatnonzero(~in_valid).tolist()
+
+# %% ../../nbs/training/10_data.ipynb #b5c13a2e
+_SET_DELIMS = (',', ';', '|', ' ')
+MAX_CLASSES, MIN_PER_CLASS = 200, 20   # more classes than this, with fewer training rows per class on average: a warning
+
+def _joined_labels(raw_labels) -> tuple[str, list[str]] | None:
+    "`(delimiter, labels)`: the distinct labels that are other labels joined by a delimiter (most frequent first); None if there are none."
+    counts = Counter(raw_labels)
+    for d in _SET_DELIMS:
+        plain = {l for l in counts if d not in l}
+        joined = [l for l in counts if d in l and len(parts := _distinct(l.split(d))) >= 2 and all(p in plain for p in parts)]
+        if joined: return d, sorted(joined, key=lambda l: (-counts[l], l))
+    return None
+
+def _check_single_labels(path, raw_labels: list[str]):
+    "Stop a single-label load whose labels look like label sets (GoEmotions' `3,15` read without `label_delim`)."
+    found = _joined_labels(raw_labels)
+    if found is None: return
+    d, joined = found
+    counts = Counter(raw_labels)
+    eg = ', '.join(f'{l!r} (= {" + ".join(map(repr, _distinct(l.split(d))))})' for l in joined[:3])
+    raise DataError(f'{path}: {len(joined)} of the {len(counts)} distinct labels are other labels joined by {d!r}, in {sum(counts[l] for l in joined)} rows '
+                    f'(e.g. {eg}): these look like label sets, and read as single labels every combination would be a class of its own. '
+                    f'For multi-label data set data.label_delim={json.dumps(d)} and data.task=multi_label; if they really are single labels, set data.task=single_label')
+
+def _check_vocabulary(path, n_classes: int, n_rows: int):
+    "Warn when there are many classes and few training rows per class: the label column may be the wrong one."
+    if n_classes > MAX_CLASSES and n_rows / n_classes < MIN_PER_CLASS:
+        warnings.warn(f'{path}: {n_classes} classes from {n_rows} training rows ({n_rows / n_classes:.1f} per class on average): '
+                      'is data.label_col the label column? An id or text column gives a class per row; label sets read as single labels '
+                      'give a class per combination (then set data.label_delim and data.task=multi_label)', UserWarning, stacklevel=3)
 
 # %% ../../nbs/training/10_data.ipynb #83681a69
+def _vocabulary(ty: list, multi: bool, src: DataSource, label_names: Mapping[str, str] | None, fmt: str) -> Labels:
+    "The label vocabulary of the training labels `ty` (label sets when `multi`), with display names."
+    cols = _indicator_names(src.train, fmt, src.header, src.label_cols) if src.label_cols else []   # every indicator column is a label
+    present = ({l for y in ty for l in y} if multi else set(ty)) | set(cols)
+    display = label_names if label_names is not None else {k: v for k, v in src.label_names.items() if k in present}
+    if not multi: return Labels.from_data(ty, display=display)
+    if not any(ty): raise DataError(f'{src.train}: no label occurs in any training row: every label set is empty')
+    return Labels.from_sets(ty + [cols], display=display)
+
 def load_data(cfg: DataConfig | None = None,                # what to read and how; None: the defaults (SST-2)
               label_names: Mapping[str, str] | None = None,  # display name by raw label; None: the dataset's own names
              ) -> DataBundle:
@@ -379,19 +565,31 @@ def load_data(cfg: DataConfig | None = None,                # what to read and h
     cfg = cfg or DataConfig()
     src = data_source(cfg)
     rep = BadRows()
-    opts = dict(text_col=src.text_col, label_col=src.label_col, format=cfg.format, bad_rows=cfg.bad_rows, report=rep, header=src.header)
-    tx, ty = read_table(src.train, limit=cfg.limit, **opts)
+    opts = dict(text_col=src.text_col, label_col=src.label_col, format=cfg.format, bad_rows=cfg.bad_rows, report=rep, header=src.header,
+                pair_col=src.pair_col, label_delim=src.label_delim, label_cols=src.label_cols)
+    tx, tp, ty = read_examples(src.train, limit=cfg.limit, multi_label=src.multi_label, **opts)
     if not tx: raise DataError(f'{src.train}: no usable rows ({rep})')
-    present = set(ty)
-    labels = Labels.from_data(ty, display=label_names if label_names is not None else {k: v for k, v in src.label_names.items() if k in present})
-    files = [src.train]
+    multi = isinstance(ty[0], list)
+    if not multi and cfg.task == 'auto': _check_single_labels(src.train, ty)
+    labels = _vocabulary(ty, multi, src, label_names, table_format(src.train, cfg.format))
+    _check_vocabulary(src.train, len(labels), len(tx))
+    encode = labels.encode_sets if multi else (lambda ys: labels.encode(ys).tolist())
+    files, ty = [src.train], encode(ty)
     if src.valid is not None:
-        vx, vy = read_table(src.valid, known_labels=labels.raw, limit=cfg.valid_limit, **opts)
+        vx, vp, vy = read_examples(src.valid, known_labels=labels.raw, limit=cfg.valid_limit, multi_label=multi, **opts)
         if not vx: raise DataError(f'{src.valid}: no usable rows ({rep})')
-        files.append(src.valid)
-    else: vx, vy, tx, ty = _split(tx, ty, cfg)
+        files.append(src.valid); vy = encode(vy)
+    else:
+        if multi:
+            y = np.zeros((len(ty), len(labels)), bool)
+            for i, ids in enumerate(ty): y[i, ids] = True
+            v, t = _stratified_split(y, cfg)
+        else: v, t = _split(len(tx), cfg)
+        take = lambda xs, idx: None if xs is None else [xs[i] for i in idx]
+        vx, vp, vy = (take(xs, v[:cfg.valid_limit]) for xs in (tx, tp, ty))
+        tx, tp, ty = (take(xs, t) for xs in (tx, tp, ty))
     if rep.total: warnings.warn(str(rep))
-    return DataBundle(tx, labels.encode(ty).tolist(), vx, labels.encode(vy).tolist(), labels, files, rep)
+    return DataBundle(tx, ty, vx, vy, labels, files, rep, tp, vp)
 
 # %% ../../nbs/training/10_data.ipynb #73c62ece
 def file_sha256(path,    # the file to hash

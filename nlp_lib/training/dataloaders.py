@@ -18,12 +18,20 @@ from ..inference.processor import fit_preprocess, apply_preprocess
 __all__ = ['make_samples', 'SampleDataset', 'BucketedDL', 'build_dataloaders']
 
 # %% ../../nbs/training/11_dataloaders.ipynb #9ecd02c8
+def _target(y):
+    "A gold target as a sample holds it: a class id, or a label set's sorted class-id list."
+    return None if y is None else sorted(int(i) for i in y) if isinstance(y, (list, tuple, np.ndarray)) else int(y)
+
 def make_samples(texts: Sequence[str],                  # raw texts
-                 targets: Sequence[int] | None = None,  # class id of each text (same length as `texts`); None: unlabelled
+                 targets: Sequence | None = None,       # class id of each text, or its label set as a list of class ids (multi-label); None: unlabelled
+                 pairs: Sequence[str] | None = None,    # the second text of each pair; None: single texts
                 ) -> list[TextSample]:
-    "Raw `TextSample`s with gold `targets` (class ids, as `Labels.encode` gives them)."
-    if targets is not None and len(targets) != len(texts): raise ValueError(f'{len(texts)} texts but {len(targets)} targets')
-    return [TextSample(text=t, target=None if targets is None else int(y)) for t, y in zip(texts, targets if targets is not None else [None] * len(texts))]
+    "Raw `TextSample`s (text pairs when `pairs` is given) with gold `targets` (class ids as `Labels.encode` gives them, or class-id lists as `Labels.encode_sets` does)."
+    n = len(texts)
+    if targets is not None and len(targets) != n: raise ValueError(f'{n} texts but {len(targets)} targets')
+    if pairs is not None and len(pairs) != n: raise ValueError(f'{n} texts but {len(pairs)} pair texts')
+    ys, ps = targets if targets is not None else [None] * n, pairs if pairs is not None else [None] * n
+    return [TextSample(text=t, text_pair=p, target=_target(y)) for t, p, y in zip(texts, ps, ys)]
 
 # %% ../../nbs/training/11_dataloaders.ipynb #35ec73aa
 class SampleDataset:
@@ -33,10 +41,12 @@ class SampleDataset:
                  pad_id: int = 0,                  # token id the loaders pad batches with
                  augment: Callable | None = None,  # `augment(sample, rng)` → a new sample; None: samples as they are
                  seed: int = 0,                    # seeds the augmentation draws (and the training loader's shuffling)
+                 n_classes: int | None = None,     # number of classes: needed to batch label-set targets (multi-label)
                 ):
         missing = [i for i, s in enumerate(samples) if s.input_ids is None]
         if missing: raise ValueError(f'samples {missing[:5]} are not pre-processed (no input_ids)')
         self.samples, self.pad_id, self.augment, self.seed, self.epoch = list(samples), pad_id, augment, seed, 0
+        self.n_classes = n_classes
         self.lengths = np.array([s.length for s in self.samples], dtype=np.int64)
     def __len__(self): return len(self.samples)
     def __getitem__(self, i):
@@ -65,7 +75,7 @@ class BucketedDL(DataLoader):
     def create_batch(self,
                      items,  # samples of one batch
                     ):
-        b = collate(items, pad_id=self.dataset.pad_id)
+        b = collate(items, pad_id=self.dataset.pad_id, n_classes=self.dataset.n_classes)
         return (b.input_ids, b.lengths, b.targets)
     def retain(self,
                res,  # the collated batch
@@ -81,10 +91,11 @@ def build_dataloaders(train: Sequence[TextSample],        # pre-processed traini
                       seed: int = 0,                      # seeds the shuffling and the augmentation draws
                       device=None,                        # torch device for the batches; None: CUDA when available, else CPU
                       train_dl: type | None = None,       # the training loader's class, a `BucketedDL` subclass (e.g. distillation's `DistillDL`); None: `BucketedDL`
+                      n_classes: int | None = None,       # number of classes: needed when targets are label sets (multi-label: multi-hot batches)
                      ) -> DataLoaders:
     "fastai `DataLoaders` for pre-processed `train` and `valid` samples (augmentation on `train` only)."
     if any(s.target is None for s in list(train) + list(valid)): raise ValueError('every training and validation sample needs a target')
     dev = device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
-    trn = (train_dl or BucketedDL)(SampleDataset(train, pad_id, augment, seed), bs=bs, shuffle=True, drop_last=True, device=dev)
-    val = BucketedDL(SampleDataset(valid, pad_id, None, seed), bs=bs * 2, shuffle=False, device=dev)
+    trn = (train_dl or BucketedDL)(SampleDataset(train, pad_id, augment, seed, n_classes), bs=bs, shuffle=True, drop_last=True, device=dev)
+    val = BucketedDL(SampleDataset(valid, pad_id, None, seed, n_classes), bs=bs * 2, shuffle=False, device=dev)
     return DataLoaders(trn, val, device=dev)

@@ -1,4 +1,4 @@
-"""Cross-entropy (with label smoothing and class weights), focal loss, inverse-frequency class weights, and a config that builds one by its registered name; each loss works as a fastai `loss_func`.
+"""Cross-entropy (with label smoothing and class weights), focal loss, inverse-frequency class weights, multi-label binary cross-entropy (with per-label positive weights), and a config that builds one by its registered name and fits it to the task; each loss works as a fastai `loss_func`.
 
 Docs: https://nlp-lib.github.io/nlp_lib/training/losses.html.md"""
 
@@ -13,9 +13,10 @@ from torch import nn
 from fastcore.basics import patch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ..registry import losses
+from ..sample import multi_hot
 
 # %% auto #0
-__all__ = ['ClassificationLoss', 'CrossEntropy', 'FocalLoss', 'class_weights', 'LossConfig']
+__all__ = ['ClassificationLoss', 'CrossEntropy', 'FocalLoss', 'BCEWithLogits', 'class_weights', 'pos_weights', 'LossConfig']
 
 # %% ../../nbs/training/13_losses.ipynb #9e86632a
 def _plain(t) -> torch.Tensor:
@@ -23,7 +24,8 @@ def _plain(t) -> torch.Tensor:
     return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t))
 
 class ClassificationLoss(nn.Module):
-    "Base of the single-label losses: softmax `activation`, arg-max `decodes`, `reduction` in ('mean', 'sum', 'none'), optional class `weight`."
+    "Base of the losses: softmax `activation`, arg-max `decodes`, `reduction` in ('mean', 'sum', 'none'), optional class `weight`."
+    multi_label: bool = False         # True for a loss on multi-hot (B, C) targets (a set of labels per text) instead of class ids
     def __init__(self,
                  weight=None,                 # per-class weights, one per model output (e.g. from `class_weights`); None: all 1
                  reduction: str = 'mean',     # 'mean' (weighted mean over rows), 'sum', or 'none' (one loss per row)
@@ -104,6 +106,55 @@ class FocalLoss(ClassificationLoss):
 
     def extra_repr(self): return f'gamma={self.gamma}, weight={self.weight}'
 
+# %% ../../nbs/training/13_losses.ipynb #fad137b0
+@losses.register('nlp_lib.BCEWithLogits.v1')
+class BCEWithLogits(ClassificationLoss):
+    "Multi-label binary cross-entropy on logits against multi-hot targets (B, C): sigmoid `activation`, `decodes` = probabilities >= `thresh`."
+    multi_label = True
+    def __init__(self,
+                 pos_weight=None,               # weight of each label's positive term, one per model output (e.g. from `pos_weights`); None: all 1
+                 label_smoothing: float = 0.0,  # in [0, 1): targets move towards 0.5, y·(1 − ε) + ε/2; 0: none
+                 thresh: float = 0.5,           # `decodes` predicts a label when its probability is >= thresh (a number, or one per label)
+                 reduction: str = 'mean',       # 'mean' (over rows and labels), 'sum' (over rows and labels), or 'none' (one loss per row: the mean over its labels)
+                ):
+        super().__init__(None, reduction)
+        if not 0 <= label_smoothing < 1: raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
+        self.label_smoothing, self.thresh = label_smoothing, thresh
+        self.register_buffer('pos_weight', None if pos_weight is None else torch.as_tensor(np.asarray(pos_weight), dtype=torch.float32).flatten())
+
+    def activation(self,
+                   x: torch.Tensor,  # logits (..., C)
+                  ) -> torch.Tensor: # probabilities (..., C), each label on its own
+        return torch.sigmoid(x)
+    def decodes(self,
+                x: torch.Tensor,  # probabilities (..., C), as `activation` returns them
+               ) -> torch.Tensor: # bool (..., C): the predicted label set of each row
+        return x >= torch.as_tensor(np.asarray(self.thresh, dtype=np.float32), device=x.device)
+
+    def extra_repr(self): return f'pos_weight={self.pos_weight}, label_smoothing={self.label_smoothing}, thresh={self.thresh}'
+
+
+# %% ../../nbs/training/13_losses.ipynb #1d1e5d02
+@patch
+def forward(self: BCEWithLogits,
+            logits,   # model outputs (B, C), or (members, B, C) for an ensemble in training
+            targets,  # multi-hot (B, C): 1 where the row holds the label (any dtype; used as float)
+           ) -> torch.Tensor:  # scalar, or (B,) with reduction 'none'
+    logits, targets = _plain(logits).float(), _plain(targets).float()
+    if logits.dim() == 3 and targets.dim() == 2 and logits.shape[1] == len(targets):   # an ensemble in training: one row per member and sample
+        targets = targets.repeat(logits.shape[0], 1)
+    logits = logits.reshape(-1, logits.shape[-1])
+    if targets.shape != logits.shape:
+        raise ValueError(f'logits {tuple(logits.shape)} but targets {tuple(targets.shape)}: multi-label targets are multi-hot (B, C) matrices')
+    if self.label_smoothing: targets = targets * (1 - self.label_smoothing) + self.label_smoothing / 2
+    pw = self.pos_weight
+    if pw is not None:
+        if len(pw) != logits.shape[-1]: raise ValueError(f'{len(pw)} positive weights but the model has {logits.shape[-1]} outputs')
+        pw = pw.to(logits.device)
+    loss = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pw, reduction='none' if self.reduction == 'none' else self.reduction)
+    return loss.mean(-1) if self.reduction == 'none' else loss
+
+
 # %% ../../nbs/training/13_losses.ipynb #6db9a085
 def _inverse_frequency(counts) -> torch.Tensor:
     counts = np.asarray(counts, dtype=np.float64)
@@ -119,6 +170,33 @@ def class_weights(targets,          # training class ids (any shape; flattened)
     if t.size and (t.min() < 0 or t.max() >= n_classes): raise ValueError(f'targets must be class ids in [0, {n_classes}), found {t.min()}..{t.max()}')
     return _inverse_frequency(np.bincount(t, minlength=n_classes))
 
+# %% ../../nbs/training/13_losses.ipynb #72146601
+def _label_matrix(targets, n_classes: int | None = None) -> np.ndarray:
+    "Multi-label targets as a float32 multi-hot (N, C) matrix: from an (N, C) array or tensor, or a list of class-id lists (with `n_classes`)."
+    if isinstance(targets, (np.ndarray, torch.Tensor)):
+        y = np.asarray(_plain(targets).detach().cpu(), dtype=np.float32)
+        if y.ndim != 2: raise ValueError(f'multi-label targets must be a multi-hot (N, C) matrix or a list of class-id lists, got shape {y.shape}')
+        if n_classes is not None and y.shape[1] != n_classes: raise ValueError(f'targets have {y.shape[1]} columns but n_classes is {n_classes}')
+        if not np.isin(y, (0, 1)).all(): raise ValueError('multi-hot targets must hold only 0 and 1')
+        return y
+    rows = list(targets)
+    if not all(isinstance(r, (list, tuple, set, frozenset)) for r in rows):
+        raise ValueError('multi-label targets must be a multi-hot (N, C) matrix or a list of class-id lists (one list per text)')
+    if n_classes is None: raise ValueError('class-id lists need n_classes to build the multi-hot matrix')
+    return multi_hot(rows, n_classes)
+
+def pos_weights(targets,                         # training targets: multi-hot (N, C) array or tensor, or a list of class-id lists
+                n_classes: int | None = None,    # number of labels; needed with class-id lists
+                clip: float = 100.0,             # largest weight, for the rarest labels
+               ) -> torch.Tensor:                # float32 (C,)
+    "Per-label `negatives / positives` in the training `targets`, at most `clip`; 1 for a label with no positives (or no negatives)."
+    if not clip > 0: raise ValueError(f'clip must be > 0, got {clip}')
+    y = _label_matrix(targets, n_classes)
+    if not len(y): raise ValueError('pos_weights needs at least one training row')
+    pos = y.sum(0, dtype=np.float64); neg = len(y) - pos
+    w = np.where((pos > 0) & (neg > 0), np.minimum(neg / np.maximum(pos, 1), clip), 1.0)
+    return torch.tensor(w, dtype=torch.float32)
+
 # %% ../../nbs/training/13_losses.ipynb #1f565a31
 _SETTINGS = ('label_smoothing', 'gamma')
 
@@ -130,9 +208,10 @@ class LossConfig(BaseModel):
     "Which loss to train with, by registered name, and its settings: `build(targets, n_classes)` returns the `nn.Module`."
     model_config = ConfigDict(extra='forbid')
     name: str = 'nlp_lib.CrossEntropy.v1'
-    label_smoothing: float = Field(0.0, ge=0, lt=1)   # cross-entropy only
+    label_smoothing: float = Field(0.0, ge=0, lt=1)   # cross-entropy and binary cross-entropy
     gamma: float = Field(2.0, ge=0)                   # focal only
-    class_weights: bool = False                       # inverse-frequency class weights from the training targets
+    class_weights: bool = False                       # inverse-frequency class weights from the training targets (single-label)
+    pos_weight: bool = False                          # per-label negatives/positives from the training targets (binary cross-entropy only)
 
     @field_validator('name')
     @classmethod
@@ -146,21 +225,50 @@ class LossConfig(BaseModel):
         for k in _SETTINGS:
             if k not in takes and getattr(self, k) != type(self).model_fields[k].default:
                 raise ValueError(f'{k} does not apply to {self.name}, only to {[n for n in losses.names() if k in _takes(n)]}')
-        if self.class_weights and 'weight' not in takes: raise ValueError(f'{self.name} takes no class weights')
+        if self.class_weights and 'weight' not in takes:
+            raise ValueError(f'{self.name} takes no class weights' + ('; use pos_weight for per-label weights' if 'pos_weight' in takes else ''))
+        if self.pos_weight and 'pos_weight' not in takes:
+            raise ValueError(f'pos_weight does not apply to {self.name}, only to {[n for n in losses.names() if "pos_weight" in _takes(n)]}')
         return self
 
 # %% ../../nbs/training/13_losses.ipynb #86c33414
+def _label_sets(targets) -> bool:
+    "Whether `targets` is a list of class-id lists (multi-label), the form `DataBundle` and `TextSample.target` use."
+    return not isinstance(targets, (np.ndarray, torch.Tensor)) and any(isinstance(r, (list, tuple, set, frozenset)) for r in targets)
+
 @patch
 def build(self: LossConfig,
-          targets=None,                   # training class ids, to compute class weights from; only used with `class_weights`
-          n_classes: int | None = None,   # number of classes; needed with `targets`
-          counts=None,                    # training rows per class, used instead of `targets` and `n_classes` when given
+          targets=None,                   # training targets: class ids (single-label), or multi-hot (N, C) / class-id lists (multi-label); used for class or positive weights
+          n_classes: int | None = None,   # number of classes; needed with `targets` as class ids or class-id lists
+          counts=None,                    # training rows per class, used instead of `targets` and `n_classes` when given (class weights)
          ) -> ClassificationLoss:
-    "The loss module; `class_weights=True` needs the training `targets` and `n_classes`, or the class `counts`."
-    takes = _takes(self.name)
+    "The loss module; `class_weights=True` needs the training `targets` and `n_classes` (or the class `counts`), `pos_weight=True` the multi-label training `targets`."
+    cls, takes = losses.get(self.name), _takes(self.name)
+    if targets is not None:
+        if cls.multi_label: targets = _label_matrix(targets, n_classes)      # checks them, and they are then a multi-hot matrix
+        elif _label_sets(targets):
+            raise ValueError(f'loss.name {self.name!r} is a single-label loss but the targets are label sets (multi-label): '
+                             "use 'nlp_lib.BCEWithLogits.v1', e.g. through LossConfig.for_task(multi_label=True)")
     params = {k: getattr(self, k) for k in _SETTINGS if k in takes}
     if self.class_weights:
         if counts is not None: params['weight'] = _inverse_frequency(counts)
         elif targets is not None and n_classes is not None: params['weight'] = class_weights(targets, n_classes)
         else: raise ValueError('class_weights=True needs the training targets and n_classes (or class counts) to compute weights')
+    if self.pos_weight:
+        if targets is None: raise ValueError('pos_weight=True needs the training targets (a multi-hot (N, C) matrix, or class-id lists with n_classes)')
+        params['pos_weight'] = pos_weights(targets)
     return losses.build(self.name, **params)
+
+# %% ../../nbs/training/13_losses.ipynb #d8e39e85
+@patch
+def for_task(self: LossConfig,
+             multi_label: bool,  # whether the data has a set of labels per text (`Labels.multi_label`)
+            ) -> LossConfig:     # `self`, or a binary cross-entropy config for multi-label data
+    "This config for the task: the default cross-entropy becomes `nlp_lib.BCEWithLogits.v1` on multi-label data; a loss chosen for the other kind of task raises `ValueError`."
+    if losses.get(self.name).multi_label == bool(multi_label): return self
+    if multi_label and self.name == type(self).model_fields['name'].default:
+        if self.class_weights: raise ValueError('loss.class_weights does not apply to multi-label data: set loss.pos_weight for per-label weights')
+        return type(self)(name='nlp_lib.BCEWithLogits.v1', label_smoothing=self.label_smoothing)
+    task = 'multi-label' if multi_label else 'single-label'
+    raise ValueError(f'loss.name {self.name!r} is not a {task} loss but the data is {task}; '
+                     f'use one of {[n for n in losses.names() if losses.get(n).multi_label == bool(multi_label)]}')

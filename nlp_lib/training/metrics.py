@@ -1,4 +1,4 @@
-"""Accuracy, confusion matrix, per-class precision/recall/F1 and macro-F1 from scikit-learn, expected calibration error in numpy; a JSON-ready report; the same numbers as fastai `AccumMetric`s for the `Learner`; and two plots.
+"""Accuracy, confusion matrix, per-class precision/recall/F1 and macro-F1 from scikit-learn, expected calibration error in numpy; multi-label F1, ranking and set metrics with per-label threshold tuning; JSON-ready reports; the same numbers as fastai `AccumMetric`s for the `Learner`; and plots.
 
 Docs: https://nlp-lib.github.io/nlp_lib/training/metrics.html.md"""
 
@@ -11,10 +11,13 @@ import numpy as np, torch
 import sklearn.metrics as skm
 from matplotlib.figure import Figure
 from fastai.metrics import AccumMetric
+from ..sample import multi_hot
 
 # %% auto #0
 __all__ = ['accuracy', 'confusion_matrix', 'precision_recall_f1', 'macro_f1', 'calibration_bins', 'expected_calibration_error',
-           'classification_report', 'ProbsMetric', 'default_metrics', 'plot_confusion_matrix', 'plot_reliability']
+           'classification_report', 'multilabel_f1', 'multilabel_report', 'tune_thresholds', 'best_global_threshold',
+           'ProbsMetric', 'multilabel_metrics', 'default_metrics', 'plot_confusion_matrix', 'plot_reliability',
+           'plot_pr_curves', 'cooccurrence', 'plot_cooccurrence']
 
 # %% ../../nbs/training/14_metrics.ipynb #b8551bb5
 def _np(x) -> np.ndarray:
@@ -118,6 +121,115 @@ def classification_report(probs,                       # probabilities (N, C), e
                           for i, n in enumerate(names)},
             'labels': names, 'confusion_matrix': confusion_matrix(p, targets, len(names)).tolist()}
 
+# %% ../../nbs/training/14_metrics.ipynb #2cdc404e
+def _multilabel(probs, targets) -> tuple[np.ndarray, np.ndarray]:
+    "Probabilities as float64 (N, C) and targets as an int64 0/1 (N, C) matrix, from a multi-hot matrix or a list of class-id lists; checked."
+    p = _np(probs).astype(np.float64)
+    if p.ndim != 2 or p.size == 0 or p.min() < 0 or p.max() > 1 + 1e-6:
+        raise ValueError(f'expected probabilities of shape (N, C) in [0, 1], got shape {p.shape}: apply a sigmoid to logits first')
+    if isinstance(targets, (list, tuple)) and any(isinstance(r, (list, tuple, set, frozenset)) for r in targets):
+        if len(targets) != len(p): raise ValueError(f'{len(p)} rows of probabilities but {len(targets)} label sets')
+        return p, multi_hot(targets, p.shape[1]).astype(np.int64)
+    y = _np(targets)
+    if y.shape != p.shape: raise ValueError(f'targets of shape {y.shape} for probabilities of shape {p.shape}: expected a multi-hot matrix or class-id lists')
+    if not np.isin(y, (0, 1)).all(): raise ValueError('multi-hot targets must hold only 0 and 1')
+    return p, y.astype(np.int64)
+
+def _thresholds(thresholds, n_labels: int) -> np.ndarray:
+    "One threshold per label, from one number or a sequence of `n_labels`, each in [0, 1]."
+    t = np.asarray(_np(thresholds), dtype=np.float64)
+    t = np.full(n_labels, float(t)) if t.ndim == 0 else t
+    if t.shape != (n_labels,): raise ValueError(f'expected one threshold or {n_labels}, got shape {t.shape}')
+    if ((t < 0) | (t > 1)).any(): raise ValueError(f'thresholds must be in [0, 1], got {t.min()}..{t.max()}')
+    return t
+
+def multilabel_f1(probs,                    # probabilities (N, C), each in [0, 1] (sigmoid of the logits)
+                  targets,                  # multi-hot (N, C), or a list of N class-id lists
+                  average: str = 'macro',   # 'micro', 'macro', 'samples' or 'weighted', as in `sklearn.metrics.f1_score`
+                  thresholds=0.5,           # a label is predicted when its probability is >= its threshold: one number, or one per label
+                 ) -> float:                # in [0, 1]
+    "F1 of the label sets predicted at `thresholds`, averaged over labels (`macro`), decisions (`micro`) or texts (`samples`); an undefined ratio is 0."
+    p, y = _multilabel(probs, targets)
+    return float(skm.f1_score(y, (p >= _thresholds(thresholds, p.shape[1])).astype(np.int64), average=average, zero_division=0))
+
+# %% ../../nbs/training/14_metrics.ipynb #05c33ee0
+def multilabel_report(probs,                       # probabilities (N, C), each in [0, 1] (sigmoid of the logits)
+                      targets,                     # multi-hot (N, C), or a list of N class-id lists
+                      label_names: Sequence[str],  # display name of each label, in class-id order (C names)
+                      thresholds=0.5,              # a label is predicted when its probability is >= its threshold: one number, or one per label
+                     ) -> dict:
+    "Micro/macro/samples F1, Jaccard, Hamming loss, subset accuracy, macro ROC-AUC, label cardinality and per-label scores, as JSON-able built-ins."
+    names = list(label_names)
+    p, y = _multilabel(probs, targets)
+    if p.shape[1] != len(names): raise ValueError(f'probs have {p.shape[1]} columns but {len(names)} label names were given')
+    t = _thresholds(thresholds, len(names))
+    pred = (p >= t).astype(np.int64)
+    prec, rec, f1, sup = skm.precision_recall_fscore_support(y, pred, zero_division=0)
+    both = (y.min(0) == 0) & (y.max(0) == 1)                 # ROC-AUC needs both classes
+    auc = [float(skm.roc_auc_score(y[:, c], p[:, c])) if both[c] else None for c in range(len(names))]
+    f1s = {a: float(skm.f1_score(y, pred, average=a, zero_division=0)) for a in ('micro', 'macro', 'samples')}
+    return {'n': len(y), 'micro_f1': f1s['micro'], 'macro_f1': f1s['macro'], 'samples_f1': f1s['samples'],
+            'jaccard_samples': float(skm.jaccard_score(y, pred, average='samples', zero_division=0)),
+            'hamming_loss': float(skm.hamming_loss(y, pred)), 'subset_accuracy': float(skm.accuracy_score(y, pred)),
+            'roc_auc_macro': float(np.mean([a for a in auc if a is not None])) if both.any() else None,
+            'roc_auc_left_out': int((~both).sum()),
+            'cardinality_true': float(y.sum(1).mean()), 'cardinality_pred': float(pred.sum(1).mean()),
+            'per_label': {n: {'precision': float(prec[i]), 'recall': float(rec[i]), 'f1': float(f1[i]), 'support': int(sup[i]),
+                              'threshold': float(t[i]), 'roc_auc': auc[i]} for i, n in enumerate(names)},
+            'thresholds': t.tolist(), 'labels': names}
+
+# %% ../../nbs/training/14_metrics.ipynb #8bde2685
+def _cut(best: float, scores: np.ndarray) -> float:
+    "A threshold selecting the same scores as `scores >= best`: halfway down to the next lower score (or to 0), inside (0, 1)."
+    lower = scores[scores < best]
+    lo = float(lower.max()) if lower.size else 0.0
+    mid = (best + lo) / 2
+    if not lo < mid <= best: mid = best                    # no float between two adjacent scores
+    return float(np.clip(mid, np.nextafter(0.0, 1.0), np.nextafter(1.0, 0.0)))
+
+def tune_thresholds(probs,       # validation probabilities (N, C), each in [0, 1]
+                    targets,     # validation multi-hot (N, C), or a list of N class-id lists
+                    grid=None,   # candidate thresholds to choose from; None: the exact best cut from the precision-recall curve
+                   ) -> np.ndarray:  # (C,) float64 thresholds in (0, 1)
+    "Per label, the threshold maximising that label's F1 on these rows (so, together, macro-F1); a label without positives keeps 0.5."
+    p, y = _multilabel(probs, targets)
+    g = None if grid is None else np.unique(_thresholds(grid, len(np.atleast_1d(grid))))
+    t = np.full(p.shape[1], 0.5)
+    for c in range(p.shape[1]):
+        if not y[:, c].any(): continue
+        if g is None:
+            prec, rec, cuts = skm.precision_recall_curve(y[:, c], p[:, c])
+            f1 = _div(2 * prec * rec, prec + rec)[:-1]       # the curve's last point (recall 0) has no cut
+            t[c] = _cut(cuts[np.argmax(f1)], p[:, c])
+        else:
+            pred = p[:, c, None] >= g
+            t[c] = g[np.argmax(_div(2 * (pred & (y[:, c, None] == 1)).sum(0), y[:, c].sum() + pred.sum(0)))]
+    return t
+
+# %% ../../nbs/training/14_metrics.ipynb #61ea46d6
+def _f1_by_cut(p: np.ndarray, y: np.ndarray, cuts: np.ndarray, average: str) -> np.ndarray:
+    "Macro- or micro-F1 of `p >= cut` for every cut, from per-label sorted scores (`searchsorted` counts the rows at or above each cut)."
+    tp, npred = np.zeros((len(cuts), p.shape[1])), np.zeros((len(cuts), p.shape[1]))
+    for c in range(p.shape[1]):
+        s, sp = np.sort(p[:, c]), np.sort(p[y[:, c] == 1, c])
+        npred[:, c] = len(s) - np.searchsorted(s, cuts, side='left')
+        tp[:, c] = len(sp) - np.searchsorted(sp, cuts, side='left')
+    pos = y.sum(0)
+    if average == 'micro': return _div(2 * tp.sum(1), pos.sum() + npred.sum(1))
+    return _div(2 * tp, pos + npred).mean(1)
+
+def best_global_threshold(probs,                  # validation probabilities (N, C), each in [0, 1]
+                          targets,                # validation multi-hot (N, C), or a list of N class-id lists
+                          average: str = 'macro', # the F1 to maximise: 'macro' (the bench's score) or 'micro'
+                          grid=None,              # candidate thresholds; None: every distinct score (exact)
+                         ) -> float:              # in (0, 1)
+    "The one threshold, shared by every label, that maximises macro-F1 (or micro-F1) on these rows."
+    if average not in ('macro', 'micro'): raise ValueError(f"average must be 'macro' or 'micro', got {average!r}")
+    p, y = _multilabel(probs, targets)
+    cuts = np.unique(p) if grid is None else np.unique(_thresholds(grid, len(np.atleast_1d(grid))))
+    best = float(cuts[np.argmax(_f1_by_cut(p, y, cuts, average))])
+    return _cut(best, p.ravel()) if grid is None else best
+
 # %% ../../nbs/training/14_metrics.ipynb #a076dac0
 class ProbsMetric(AccumMetric):
     "A fastai `AccumMetric` computing `func(probs, targets, **kwargs)` once on the whole validation set, from probabilities (N, C)."
@@ -130,16 +242,26 @@ class ProbsMetric(AccumMetric):
     def accumulate(self,
                    learn,  # the fastai `Learner`, after a validation batch (`pred`, `yb` set)
                   ):
-        "Store the batch's probabilities and targets; stacked (members, B, C) outputs give one row per member and sample."
-        pred, targ = learn.pred.as_subclass(torch.Tensor).float(), learn.yb[0].as_subclass(torch.Tensor).reshape(-1)
-        if pred.dim() == 3 and pred.shape[1] == len(targ): targ = targ.repeat(pred.shape[0])
-        act = getattr(getattr(learn, 'loss_func', None), 'activation', None) or (lambda x: torch.softmax(x, dim=-1))
+        "Store the batch's probabilities and targets (class ids, or multi-hot rows); stacked (members, B, C) outputs give one row per member and sample."
+        pred, targ = learn.pred.as_subclass(torch.Tensor).float(), learn.yb[0].as_subclass(torch.Tensor)
+        multi = targ.dim() == 2 and targ.shape[1] == pred.shape[-1] > 1      # multi-hot (B, C) targets stay one row per text
+        targ = targ if multi else targ.reshape(-1)
+        if pred.dim() == 3 and pred.shape[1] == len(targ): targ = targ.repeat(pred.shape[0], *[1] * (targ.dim() - 1))
+        act = getattr(getattr(learn, 'loss_func', None), 'activation', None) or (torch.sigmoid if multi else (lambda x: torch.softmax(x, dim=-1)))
         probs = act(pred).float().reshape(-1, pred.shape[-1])
         if len(probs) != len(targ): raise ValueError(f'{len(probs)} rows of predictions but {len(targ)} targets')
         self.accum_values(probs, targ, learn if hasattr(learn, 'to_detach') else None)
 
-def default_metrics() -> list[ProbsMetric]:
-    "Fresh accuracy, macro-F1 and ECE metrics, named `accuracy`, `macro_f1` and `ece`, for `Learner(metrics=...)`."
+# %% ../../nbs/training/14_metrics.ipynb #1e5afa70
+def multilabel_metrics(thresholds=0.5,  # a label is predicted when its probability is >= its threshold: one number, or one per label
+                      ) -> list[ProbsMetric]:
+    "Fresh multi-label F1 metrics at `thresholds`, named `micro_f1`, `macro_f1` and `samples_f1`, for `Learner(metrics=...)`."
+    return [ProbsMetric(multilabel_f1, name=f'{a}_f1', average=a, thresholds=thresholds) for a in ('micro', 'macro', 'samples')]
+
+def default_metrics(multi_label: bool = False,  # the data has a set of labels per text: `multilabel_metrics()` instead
+                   ) -> list[ProbsMetric]:
+    "Fresh accuracy, macro-F1 and ECE metrics, named `accuracy`, `macro_f1` and `ece`, for `Learner(metrics=...)`; for multi-label data, `multilabel_metrics()`."
+    if multi_label: return multilabel_metrics()
     return [ProbsMetric(accuracy), ProbsMetric(macro_f1), ProbsMetric(expected_calibration_error, name='ece')]
 
 # %% ../../nbs/training/14_metrics.ipynb #3f9262f4
@@ -180,4 +302,69 @@ def plot_reliability(probs,             # probabilities (N, C), each in [0, 1] (
     ax.legend(loc='upper left')
     hist.bar(left, cb['count'] / cb['count'].sum(), width=width, align='edge', edgecolor='black', color='grey')
     hist.set(xlim=(0, 1), xlabel='confidence', ylabel='share')
+    return fig
+
+# %% ../../nbs/training/14_metrics.ipynb #8a8daab9
+def plot_pr_curves(probs,                       # probabilities (N, C), each in [0, 1] (sigmoid of the logits)
+                   targets,                     # multi-hot (N, C), or a list of N class-id lists
+                   label_names: Sequence[str],  # display name of each label, in class-id order (C names)
+                   thresholds=0.5,              # each label's threshold (one number, or one per label), marked on its curve
+                   max_labels: int = 28,        # draw at most this many labels, the most frequent ones (in class-id order)
+                   ncols: int = 7,              # panels per row
+                  ) -> Figure:
+    "Small multiples: each label's precision–recall curve, a dot at its threshold's precision and recall, and its F1 there in the title."
+    names = list(label_names)
+    p, y = _multilabel(probs, targets)
+    if p.shape[1] != len(names): raise ValueError(f'probs have {p.shape[1]} columns but {len(names)} label names were given')
+    t, sup = _thresholds(thresholds, len(names)), y.sum(0)
+    show = sorted(c for c in np.argsort(-sup, kind='stable')[:max_labels] if sup[c] > 0)
+    prec, rec, f1, _ = skm.precision_recall_fscore_support(y, (p >= t).astype(np.int64), zero_division=0)
+    ncols = max(1, min(ncols, len(show)))
+    nrows = -(-len(show) // ncols)
+    fig = Figure(figsize=(2.2 * ncols, 2.1 * nrows + 0.6), layout='constrained')
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax, c in zip(axes, show):
+        cp, cr, _ = skm.precision_recall_curve(y[:, c], p[:, c])
+        ax.plot(cr, cp, lw=1.2)
+        ax.plot([rec[c]], [prec[c]], 'o', color='tab:red', ms=5)
+        ax.set_title(f'{names[c]} (n={sup[c]})\nF1 {f1[c]:.2f} at {t[c]:.2f}', fontsize=8)
+        ax.tick_params(labelsize=7); ax.grid(alpha=0.3)
+    for ax in axes[len(show):]: ax.set_axis_off()
+    axes[0].set(xlim=(0, 1), ylim=(0, 1.03))
+    left = len(names) - len(show)
+    fig.suptitle('precision (y) against recall (x); dot: the threshold' + (f'; {left} labels not shown' if left else ''), fontsize=9)
+    return fig
+
+# %% ../../nbs/training/14_metrics.ipynb #ef7963d6
+def cooccurrence(targets,                      # label sets: multi-hot (N, C), or a list of N class-id lists
+                 n_labels: int | None = None,  # number of labels C; needed with class-id lists
+                ) -> np.ndarray:               # (C, C) int64, symmetric
+    "`m[i, j]`: number of texts holding both labels `i` and `j`; `m[i, i]`: number of texts holding label `i`."
+    if isinstance(targets, (list, tuple)) and any(isinstance(r, (list, tuple, set, frozenset)) for r in targets):
+        if n_labels is None: raise ValueError('class-id lists need n_labels')
+        y = multi_hot(targets, n_labels)
+    else: y = _np(targets)
+    if y.ndim != 2 or not np.isin(y, (0, 1)).all(): raise ValueError(f'expected a multi-hot (N, C) matrix of 0 and 1 or class-id lists, got shape {y.shape}')
+    y = y.astype(np.int64)
+    return y.T @ y
+
+def plot_cooccurrence(targets,                      # label sets: multi-hot (N, C) (true or predicted), or a list of N class-id lists
+                      label_names: Sequence[str],   # display name of each label, in class-id order (C names)
+                      annotate: bool = True,        # write each count in its cell
+                     ) -> Figure:
+    "Heat map of `cooccurrence(targets)`: cell (i, j) is the number of texts holding both labels, coloured on a log scale; the diagonal is each label's count."
+    names = list(label_names)
+    m = cooccurrence(targets, len(names))
+    if len(m) != len(names): raise ValueError(f'targets have {len(m)} labels but {len(names)} label names were given')
+    n = len(names)
+    fig = Figure(figsize=(0.34 * n + 3, 0.32 * n + 2), layout='constrained')
+    ax = fig.subplots()
+    shade = np.ma.masked_equal(m, 0).astype(np.float64)
+    im = ax.imshow(shade, cmap='viridis', norm='log' if m.max() > 0 else None)
+    if annotate:
+        for i, j in zip(*np.nonzero(m)):
+            ax.text(j, i, f'{m[i, j]}', ha='center', va='center', fontsize=5 if n > 15 else 8,
+                    color='black' if m[i, j] > np.sqrt(m.max()) else 'white')
+    ax.set_xticks(range(n), names, rotation=90, fontsize=7); ax.set_yticks(range(n), names, fontsize=7)
+    fig.colorbar(im, ax=ax, label='texts holding both labels (log scale)', shrink=0.8)
     return fig

@@ -21,10 +21,12 @@ from ..inference.architectures import TextClassifier, Ensemble, build_model
 from ..registry import architectures
 from .config import TrainConfig, load_config
 from .augment import AugmentConfig, Augmenter
-from .data import DataBundle, DataError, load_data, data_hashes, read_table
+from .data import DataBundle, DataError, load_data, data_hashes, read_table, read_examples
+from ..sample import multi_hot
+from ..inference.postprocess import LabelSet
 from .dataloaders import make_samples, build_dataloaders
 from .trainer import SupervisedTrainer, ContrastivePretrainer, Checkpoint, CheckpointCallback, load_checkpoint, rng_states, set_rng_states
-from .metrics import default_metrics, classification_report
+from .metrics import default_metrics, classification_report, multilabel_report, tune_thresholds
 from .tracking import RunDir, MLflowRun, TrackingCallback, RunStateError, check_runs_dir
 from .vectors import init_embeddings, vectors_record, vectors_dir
 from ..inference.encoder import HFTokenize, encoder_config, load_pretrained
@@ -124,23 +126,26 @@ def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be
 def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says which steps
                     data: DataBundle,  # the loaded training and validation texts with class ids
                    ) -> tuple[list[Transform], list[TextSample], list[TextSample]]:  # fitted steps, training samples, validation samples
-    "The configured pre-processing, fitted on the training texts only, and the pre-processed training and validation samples."
-    pre = cfg.preprocess.build(cfg.architecture.pretrained)
-    train = fit_preprocess(pre, make_samples(data.train_texts, data.train_labels))
-    valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels))
+    "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only, and the pre-processed training and validation samples."
+    pre = cfg.preprocess.build(cfg.architecture.pretrained, pair=data.train_pairs is not None)
+    train = fit_preprocess(pre, make_samples(data.train_texts, data.train_labels, data.train_pairs))
+    valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels, data.valid_pairs))
     return pre, train, valid
 
 # %% ../../nbs/training/18_run.ipynb #c928ab73
 def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` names the model, its params and word vectors
                     num: Numericalize,   # the fitted `Numericalize` step: vocabulary size, padding and special ids
                     n_classes: int,      # number of labels (model outputs)
+                    pair: bool = False,  # text pairs: a word-level architecture is wrapped in `nlp_lib.Pair.v1`; the encoder gets its separator id
                    ) -> TextClassifier:
     "The configured architecture sized from the data, its word embeddings initialised from `architecture.word_vectors` unless null; or the `architecture.pretrained` encoder with a new head."
     a = cfg.architecture
     if a.pretrained:
         d = vectors_dir(a.pretrained)
-        return load_pretrained(build_model(a.name, **{**encoder_config(d), **a.params, 'n_classes': n_classes}), d)
-    model = build_model(a.name, vocab_size=len(num.vocab), n_classes=n_classes, pad_id=num.pad_id, **a.params)
+        return load_pretrained(build_model(a.name, **{**encoder_config(d), **a.params, **({'sep_id': num.sep_id} if pair else {}), 'n_classes': n_classes}), d)
+    sizes = dict(vocab_size=len(num.vocab), n_classes=n_classes, pad_id=num.pad_id)
+    if pair: model = build_model('nlp_lib.Pair.v1', **sizes, sep_id=num.sep_id, base={'name': a.name, 'params': a.params})
+    else: model = build_model(a.name, **sizes, **a.params)
     if a.word_vectors: init_embeddings(model, num.vocab, a.word_vectors, n_special=num.n_special)
     return model
 
@@ -202,14 +207,18 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
     "Train `model` on the pre-processed samples as `cfg` says, checkpointing each epoch in `run`; returns the `SupervisedTrainer` holding it."
     augment = cfg.augment.build(num)
     teacher = cfg.distill.teacher is not None      # then `train` carries the teacher's logits (`teacher_samples`)
-    loaders = distill_dataloaders if teacher else build_dataloaders
-    dls = loaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
+    multi = any(isinstance(s.target, list) for s in train)   # label sets: the loss, the metrics and the batches follow
+    n_classes = model.params.n_classes
+    if teacher: dls = distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
+    else: dls = build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed, n_classes=n_classes)
+    loaders = lambda seed: (distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed) if teacher else
+                            build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed, n_classes=n_classes))
     if cfg.trainer.pretrain_epochs and resume is None: pretrain_encoder(cfg, model, train, num, augment, run, ml, progress)
-    loss = cfg.loss.build([s.target for s in train], model.params.n_classes)
+    loss = cfg.loss.for_task(multi).build([s.target for s in train], n_classes)
     def trainer(m, dls, cbs=()):
         kw = dict(wd=cfg.trainer.wd, cbs=list(cbs), mixed_precision=cfg.trainer.mixed_precision, path=run.path if run else None)
         if teacher: return DistillationTrainer(m, dls, loss, cfg.distill.temperature, cfg.distill.soft_weight, default_metrics(), **kw)
-        return SupervisedTrainer(m, dls, loss, default_metrics(), **kw)
+        return SupervisedTrainer(m, dls, loss, default_metrics(multi_label=multi), **kw)
     members = getattr(model, 'member_models', None)
     if not members:
         t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run and num_distrib() <= 1 else []))   # no checkpoints under torchrun
@@ -218,7 +227,7 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
     if resume is not None: raise RunStateError('resuming an ensemble run is not supported')
     for i, m in enumerate(members):      # an ensemble: each member alone, with its own data order and augmentation draws
         if progress: print(f'member {i + 1}/{len(members)}: {m.type_name}')
-        mdls = dls if i == 0 else loaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed + i)
+        mdls = dls if i == 0 else loaders(cfg.seed + i)
         t = trainer(m, mdls, [TrackingCallback(run, ml, phase=f'member{i}')])
         with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
     return trainer(model, dls)
@@ -233,12 +242,18 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
              timings: dict[str, float] | None = None,  # extra metrics (e.g. 'train_seconds') to record with the scores
              progress: bool = True,                    # show a progress bar while predicting
             ) -> RunResult:
-    "Score the trained model on the validation split, save the `Processor` artifact in the run, and write the final metrics."
+    "Score the trained model on the validation split (multi-label: after tuning each label's threshold on it), save the `Processor` artifact in the run, and write the final metrics."
     with _quiet(trainer.learn, progress): probs, targs = trainer.predict()
-    report = classification_report(probs, targs, labels.names)
-    proc = trainer.to_processor(pre, cfg.postprocess.build(labels), labels)
-    proc.meta = {'run': run.path.name, 'config_sha256': hashlib.sha256(cfg.to_yaml().encode()).hexdigest(),
-                 'valid_accuracy': report['accuracy'], 'valid_macro_f1': report['macro_f1']}
+    thresholds = None
+    if labels.multi_label:
+        if cfg.postprocess.tune_thresholds: thresholds = tune_thresholds(probs, targs).tolist()   # each label's F1 maximised on the validation split
+        report = multilabel_report(probs, targs, labels.names, thresholds if thresholds is not None else cfg.postprocess.threshold)
+        scores = {'valid_macro_f1': report['macro_f1'], 'valid_micro_f1': report['micro_f1']}
+    else:
+        report = classification_report(probs, targs, labels.names)
+        scores = {'valid_accuracy': report['accuracy'], 'valid_macro_f1': report['macro_f1']}
+    proc = trainer.to_processor(pre, cfg.postprocess.build(labels, thresholds), labels)
+    proc.meta = {'run': run.path.name, 'config_sha256': hashlib.sha256(cfg.to_yaml().encode()).hexdigest(), **scores}
     artifact = proc.save(run.path / 'artifact')
     metrics = {**report, **(timings or {}), 'peak_rss_mb': round(_peak_rss_mb(), 1)}
     run.write_json('metrics.json', metrics)
@@ -272,12 +287,17 @@ def _recorded(run: RunDir, ml: MLflowRun | None):
 def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun | None, progress: bool, resume: Checkpoint | None = None) -> RunResult:
     "Steps 3 to 6 on loaded data; the checkpoint, needed no more once the artifact is saved, is removed at the end."
     t0 = time.perf_counter()
+    pair = data.train_pairs is not None
+    if cfg.distill.teacher and (pair or data.labels.multi_label):
+        raise ValueError('distill.teacher: distillation trains single-text, single-label students; unset it for text pairs or label sets')
+    if (data.labels.multi_label or pair) and issubclass(architectures.get(cfg.architecture.name), Ensemble):
+        raise ValueError(f'architecture.name: {cfg.architecture.name} averages softmax probabilities of single texts; for label sets or text pairs name one architecture')
     pre, train_samples, valid_samples = preprocess_data(cfg, data)
     tt = time.perf_counter()
     if cfg.distill.teacher: train_samples = teacher_samples(cfg, data, pre, train_samples, run, progress)
     t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
     num = numericalizer(pre)
-    model = build_run_model(cfg, num, len(data.labels))
+    model = build_run_model(cfg, num, len(data.labels), pair)
     trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume)
     timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(tt - t0, 2),
                **({'teacher_seconds': round(t1 - tt, 2)} if cfg.distill.teacher else {})}
@@ -361,12 +381,23 @@ def evaluate(artifact,                           # a saved processor, as `Proces
              batch_size: int = 256,              # texts per prediction batch
              header: bool = True,                # does the first line name the columns? (TSV, CSV)
              format: str = 'auto',               # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
-            ) -> dict[str, Any]:                 # 'n' (rows scored) and the `classification_report` metrics
-    "Score a saved artifact on a file of raw labels (TSV, CSV, JSONL or Parquet): accuracy, macro-F1, ECE, per-class and confusion matrix."
+             text_pair_col: str | int | None = None,  # a pair artifact: the column of the second text
+             label_delim: str | None = None,     # a multi-label artifact: the label column holds label sets joined by this, e.g. ','
+             label_cols: list | None = None,     # a multi-label artifact: one 0/1 indicator column per label instead
+            ) -> dict[str, Any]:                 # 'n' (rows scored) and the `classification_report` (multi-label: `multilabel_report`) metrics
+    "Score a saved artifact on a file of raw labels (TSV, CSV, JSONL or Parquet): accuracy, macro-F1, ECE, per-class and confusion matrix; for a multi-label artifact the multi-label metrics at its own thresholds."
     proc = Processor.load(artifact)
-    texts, raw = read_table(data_path, text_col=text_col, label_col=label_col, header=header, format=format)
-    if not texts: raise DataError(f'{data_path}: no usable rows')
-    try: targets = proc.labels.encode(raw)
+    if proc.pair and text_pair_col is None: raise DataError(f'{artifact}: the model classifies text pairs: name the column of the second text (text_pair_col)')
+    if not proc.pair and text_pair_col is not None: raise DataError(f'{artifact}: the model classifies single texts, but text_pair_col={text_pair_col!r} was given')
+    multi = proc.multi_label
+    ex = read_examples(data_path, text_col=text_col, label_col=None if label_cols else label_col, header=header, format=format,
+                       pair_col=text_pair_col, label_delim=label_delim, label_cols=label_cols, multi_label=multi)
+    if not ex.texts: raise DataError(f'{data_path}: no usable rows')
+    try: targets = multi_hot(proc.labels.encode_sets(ex.labels), len(proc.labels)) if multi else proc.labels.encode(ex.labels)
     except LabelError as e: raise LabelError(f'{data_path}: {e}') from None
-    probs = np.stack([s.probs for s in proc.predict(texts, batch_size=batch_size)])
-    return {'n': len(texts), **classification_report(probs, targets, proc.labels.names)}
+    inputs = ex.texts if ex.pairs is None else list(zip(ex.texts, ex.pairs))
+    probs = np.stack([s.probs for s in proc.predict(inputs, batch_size=batch_size)])
+    if multi:
+        cut = next(t for t in proc.post if isinstance(t, LabelSet)).cutoffs
+        return {'n': len(ex.texts), **multilabel_report(probs, targets, proc.labels.names, cut)}
+    return {'n': len(ex.texts), **classification_report(probs, targets, proc.labels.names)}

@@ -99,9 +99,11 @@ class SupervisedTrainer:
 
     def predict(self,
                 dl=None,  # a loader of the same form as the training loaders; None: the validation loader
-               ) -> tuple[np.ndarray, np.ndarray]:  # softmax probabilities (N, C) and targets (N,)
-        "Probabilities and targets on `dl` (validation by default), in dataset order; under `torchrun` each process predicts alone."
-        with process_local(): probs, targs = self.learn.get_preds(dl=dl if dl is not None else self.learn.dls.valid, act=lambda x: F.softmax(x.float(), -1))
+               ) -> tuple[np.ndarray, np.ndarray]:  # probabilities (N, C): softmax, or sigmoid for a multi-label loss; targets (N,) or multi-hot (N, C)
+        "Probabilities (the loss's own activation: softmax, or sigmoid for multi-label) and targets on `dl` (validation by default), in dataset order; under `torchrun` each process predicts alone."
+        lf = self.learn.loss_func
+        act = getattr(lf, 'activation', None) or getattr(getattr(lf, 'hard_loss', None), 'activation', None) or (lambda x: F.softmax(x, -1))
+        with process_local(): probs, targs = self.learn.get_preds(dl=dl if dl is not None else self.learn.dls.valid, act=lambda x: act(x.float()))
         return probs.numpy(), targs.numpy()
 
     def to_processor(self,
