@@ -25,14 +25,16 @@ from starlette.requests import ClientDisconnect
 
 import nlp_lib
 from .inference.artifact import ArtifactError, MANIFEST, read_manifest
+from .inference.postprocess import LabelSet
 from .inference.processor import Processor
 from fastcore.basics import patch
 from .sample import TextSample, LabelScore
 
 # %% auto #0
-__all__ = ['KEY_ENV', 'ServeSettings', 'PredictRequest', 'Prediction', 'PredictResponse', 'ErrorResponse', 'prediction_json',
-           'Batcher', 'arun', 'Metrics', 'ObserveRequests', 'error_response', 'validation_error_response',
-           'RequireApiKey', 'ModelInfo', 'model_info', 'read_body', 'create_app', 'app_from_env', 'serve']
+__all__ = ['KEY_ENV', 'ServeSettings', 'TextPair', 'PredictRequest', 'Prediction', 'PredictResponse', 'ErrorResponse',
+           'prediction_json', 'Batcher', 'arun', 'Metrics', 'ObserveRequests', 'error_response',
+           'validation_error_response', 'RequireApiKey', 'TaskInfo', 'ModelInfo', 'model_info', 'read_body',
+           'shape_error', 'request_schema', 'create_app', 'app_from_env', 'serve']
 
 # %% ../nbs/clients/21_api.ipynb #7bd0b135
 class ServeSettings(BaseModel):
@@ -68,56 +70,100 @@ def _check_text(t: str, where: str, limits: ServeSettings) -> str:
     except UnicodeEncodeError: raise ValueError(f'{where} is not valid Unicode text (it holds a lone surrogate)') from None
     return t
 
+def _check_count(v: list, name: str, what: str, limits: ServeSettings) -> list:
+    if not v: raise ValueError(f'{name} is empty: give at least one {what}')
+    if len(v) > limits.max_texts: raise _limit_error(name, f'{name} holds {len(v):,} {what}s', 'max_texts', limits.max_texts)
+    return v
+
 def _limits(info) -> ServeSettings: return (info.context or {}).get('limits') or _DEFAULT_LIMITS
 _DEFAULT_LIMITS = ServeSettings()
 
-class PredictRequest(BaseModel):
-    "One text (`text`) or a list of texts (`texts`); `debug` returns every intermediate step of each text."
-    model_config = ConfigDict(extra='forbid', json_schema_extra={'examples': [
-        {'text': 'a gripping, funny film'}, {'texts': ['a gripping, funny film', 'a dull mess'], 'debug': False}]})
-    text: str | None = Field(None, description='one text to classify')
-    texts: list[str] | None = Field(None, description='several texts to classify, results in the same order')
-    debug: bool = Field(False, description='return the full TextSample of each text (every intermediate step)')
+class TextPair(BaseModel):
+    "Two texts a text-pair model classifies together, e.g. a sentence and a candidate paraphrase."
+    model_config = ConfigDict(extra='forbid')
+    text: str = Field(description='the first text of the pair')
+    text_pair: str = Field(description='the second text of the pair')
 
-    @field_validator('text')
+class PredictRequest(BaseModel):
+    "One input or a list: `text` (with `text_pair` for a text-pair model), `texts`, or `pairs`; `debug` returns every intermediate step of each input."
+    model_config = ConfigDict(extra='forbid', json_schema_extra={'examples': [
+        {'text': 'a gripping, funny film'}, {'texts': ['a gripping, funny film', 'a dull mess'], 'debug': False},
+        {'text': 'The cat sat on the mat.', 'text_pair': 'A cat was sitting on the mat.'},
+        {'pairs': [{'text': 'The cat sat on the mat.', 'text_pair': 'A cat was sitting on the mat.'},
+                   {'text': 'Stocks fell sharply.', 'text_pair': 'The weather was mild.'}]}]})
+    text: str | None = Field(None, description='one text to classify')
+    text_pair: str | None = Field(None, description='text-pair models: the second text of the pair, sent with `text`')
+    texts: list[str] | None = Field(None, description='several texts to classify, results in the same order')
+    pairs: list[TextPair] | None = Field(None, description='text-pair models: several pairs to classify, results in the same order')
+    debug: bool = Field(False, description='return the full TextSample of each input (every intermediate step)')
+
+    @field_validator('text', 'text_pair')
     @classmethod
     def _text(cls, v, info):
-        return v if v is None else _check_text(v, 'text', _limits(info))
+        return v if v is None else _check_text(v, info.field_name, _limits(info))
 
     @field_validator('texts')
     @classmethod
     def _texts(cls, v, info):
         if v is None: return v
         limits = _limits(info)
-        if not v: raise ValueError('texts is empty: give at least one text')
-        if len(v) > limits.max_texts: raise _limit_error('texts', f'texts holds {len(v):,} texts', 'max_texts', limits.max_texts)
+        _check_count(v, 'texts', 'text', limits)
         for i, t in enumerate(v): _check_text(t, f'texts[{i}]', limits)
+        return v
+
+    @field_validator('pairs')
+    @classmethod
+    def _pairs(cls, v, info):
+        if v is None: return v
+        limits = _limits(info)
+        _check_count(v, 'pairs', 'pair', limits)
+        for i, p in enumerate(v): _check_text(p.text, f'pairs[{i}].text', limits); _check_text(p.text_pair, f'pairs[{i}].text_pair', limits)
         return v
 
     @model_validator(mode='after')
     def _one_of(self):
-        if (self.text is None) == (self.texts is None): raise ValueError("give exactly one of 'text' (a string) or 'texts' (a list of strings)")
+        if self.text_pair is not None and self.text is None:
+            raise ValueError("text_pair goes with text: send {\"text\": ..., \"text_pair\": ...}, or 'pairs' for a list of pairs")
+        if sum(x is not None for x in (self.text, self.texts, self.pairs)) != 1:
+            raise ValueError("give exactly one of 'text' (a string, with 'text_pair' for a text-pair model), 'texts' (a list of strings) "
+                             "or 'pairs' (a list of {text, text_pair})")
         return self
 
     @property
-    def items(self) -> list[str]: return [self.text] if self.texts is None else self.texts
+    def pair(self) -> bool:
+        "Does the request hold text pairs?"
+        return self.pairs is not None or self.text_pair is not None
+
+    @property
+    def items(self) -> list:
+        "The inputs as `Processor.predict` takes them: strings, or `(text, text_pair)` tuples."
+        if self.pairs is not None: return [(p.text, p.text_pair) for p in self.pairs]
+        if self.text_pair is not None: return [(self.text, self.text_pair)]
+        return [self.text] if self.texts is None else self.texts
 
 # %% ../nbs/clients/21_api.ipynb #ffa1239e
 class Prediction(BaseModel):
-    "The answer for one text."
-    label: str = Field(description="predicted label (display name), or the abstain label")
+    "The answer for one input (a text, or a text pair)."
+    label: str = Field(description="predicted label (display name), or the abstain label; multi-label models: the most probable label, "
+                                   "even when it is below its threshold (see `labels`)")
     score: float = Field(description='confidence of `label`', ge=0, le=1)
-    probs: dict[str, float] = Field(description='probability of every label')
+    probs: dict[str, float] = Field(description='probability of every label; single-label models: they sum to 1; multi-label models: '
+                                                "each label's own probability (sigmoid), independent of the others")
     top_k: list[LabelScore] = Field(description='the best labels with their scores')
     abstained: bool = Field(description='True when the confidence fell below the threshold')
+    labels: list[LabelScore] | None = Field(None, description='multi-label models: every label at or above its threshold, with its probability, '
+                                                             'best first; empty when no label reaches its threshold. null for single-label models')
 
 class PredictResponse(BaseModel):
     "Predictions in input order; `samples` only with `debug=true`."
-    model_config = ConfigDict(json_schema_extra={'examples': [{'predictions': [
-        {'label': 'positive', 'score': 0.97, 'probs': {'negative': 0.03, 'positive': 0.97},
-         'top_k': [{'label': 'positive', 'score': 0.97}, {'label': 'negative', 'score': 0.03}], 'abstained': False}]}]})
+    model_config = ConfigDict(json_schema_extra={'examples': [
+        {'predictions': [{'label': 'positive', 'score': 0.97, 'probs': {'negative': 0.03, 'positive': 0.97},
+                          'top_k': [{'label': 'positive', 'score': 0.97}, {'label': 'negative', 'score': 0.03}], 'abstained': False, 'labels': None}]},
+        {'predictions': [{'label': 'joy', 'score': 0.91, 'probs': {'anger': 0.02, 'joy': 0.91, 'love': 0.64},
+                          'top_k': [{'label': 'joy', 'score': 0.91}, {'label': 'love', 'score': 0.64}, {'label': 'anger', 'score': 0.02}],
+                          'abstained': False, 'labels': [{'label': 'joy', 'score': 0.91}, {'label': 'love', 'score': 0.64}]}]}]})
     predictions: list[Prediction]
-    samples: list[TextSample] | None = Field(None, description='debug: every intermediate step of each text')
+    samples: list[TextSample] | None = Field(None, description='debug: every intermediate step of each input')
 
 class ErrorResponse(BaseModel):
     "Every error: a one-line message, the limit that was exceeded (if any), and per-field details (validation errors)."
@@ -126,17 +172,18 @@ class ErrorResponse(BaseModel):
     detail: list[dict[str, Any]] | None = None
 
 # %% ../nbs/clients/21_api.ipynb #bd5444f4
-def prediction_json(s: TextSample,      # a sample the processor has predicted (label, score, probs, top_k, abstained set)
+def prediction_json(s: TextSample,      # a sample the processor has predicted (label, score, probs, top_k, abstained; multi-label: labels)
                     names: list[str],  # label display names, in class-id order, to key `probs` by
                    ) -> dict:
     "The `Prediction` of a result sample, as JSON-able built-ins."
     return {'label': s.label, 'score': float(s.score), 'probs': dict(zip(names, s.probs.tolist())),
-            'top_k': [{'label': t.label, 'score': float(t.score)} for t in (s.top_k or [])], 'abstained': bool(s.abstained)}
+            'top_k': [{'label': t.label, 'score': float(t.score)} for t in (s.top_k or [])], 'abstained': bool(s.abstained),
+            'labels': None if s.labels is None else [{'label': t.label, 'score': float(t.score)} for t in s.labels]}
 
 # %% ../nbs/clients/21_api.ipynb #88ca389a
 @dataclass
 class _Job:
-    texts: list[str]
+    texts: list              # the inputs of one request: strings, or (text, text_pair) tuples
     future: asyncio.Future
 
 class Batcher:
@@ -166,7 +213,7 @@ class Batcher:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     async def submit(self,
-                     texts: list[str],        # the texts of one request, predicted together in a batch
+                     texts: list,             # the inputs of one request (strings, or (text, text_pair) tuples), predicted together in a batch
                     ) -> list[TextSample]:    # their results, in order
         job = _Job(texts, asyncio.get_running_loop().create_future())
         self.queue.put_nowait(job)
@@ -327,17 +374,30 @@ def _forget_dead_workers():
         except PermissionError: pass            # the pid lives (another user's process now)
 
 # %% ../nbs/clients/21_api.ipynb #55e04a32
+class TaskInfo(BaseModel):
+    "The shape of what the model takes and answers."
+    multi_label: bool = Field(description='the answer is a set of labels (`labels` in each prediction), not one label')
+    pair: bool = Field(description='the model classifies text pairs: send `text` with `text_pair`, or `pairs`')
+
 class ModelInfo(BaseModel):
     "What `/model` says about the loaded artifact."
     nlp_lib_version: str = Field(description='the nlp_lib serving it')
     artifact_nlp_lib_version: str | None = Field(None, description='the nlp_lib that wrote the artifact')
     created: str | None = None
     manifest_sha256: str | None = Field(None, description="sha256 of the artifact's manifest (which holds every file's sha256)")
+    task: TaskInfo
+    thresholds: dict[str, float] | None = Field(None, description='multi-label models: the probability each label (display name) needs to be in '
+                                                                  '`labels`; null for single-label models')
     architecture: dict[str, Any]
     labels: dict[str, Any] = Field(description='raw labels (as in the training data) and display names')
     preprocess: list[dict[str, Any]]
     postprocess: list[dict[str, Any]]
     training: dict[str, Any] = Field(description='what the training run recorded: run name, config hash, validation metrics')
+
+def _thresholds(proc: Processor) -> dict[str, float] | None:
+    "The per-label thresholds of a multi-label processor's `LabelSet` step, by display name; None without one."
+    ls = next((t for t in proc.post if isinstance(t, LabelSet)), None)
+    return None if ls is None else dict(zip(ls.labels, ls.cutoffs.tolist()))
 
 def model_info(proc: Processor,                      # the loaded processor
                artifact: str | Path | None = None,   # its artifact directory, for the manifest's version, date and hash; None: those are unset
@@ -348,14 +408,15 @@ def model_info(proc: Processor,                      # the loaded processor
         raw = (Path(artifact) / MANIFEST).read_bytes()
         manifest, digest = json.loads(raw), hashlib.sha256(raw).hexdigest()
     return ModelInfo(nlp_lib_version=nlp_lib.__version__, artifact_nlp_lib_version=manifest.get('nlp_lib_version'),
-                     created=manifest.get('created'), manifest_sha256=digest, architecture=proc.model.spec(),
+                     created=manifest.get('created'), manifest_sha256=digest, task=TaskInfo(multi_label=proc.multi_label, pair=proc.pair),
+                     thresholds=_thresholds(proc), architecture=proc.model.spec(),
                      labels=proc.labels.model_dump(), preprocess=[t.config() for t in proc.pre],
                      postprocess=[t.config() for t in proc.post], training=proc.meta)
 
 # %% ../nbs/clients/21_api.ipynb #c40d2ba4
 _PREDICT_ERRORS = {413: {'model': ErrorResponse, 'description': 'over a limit (body bytes, texts per request, characters per text)'},
                    415: {'model': ErrorResponse, 'description': 'the body is not application/json'},
-                   422: {'model': ErrorResponse, 'description': 'malformed JSON or a field of the wrong type'},
+                   422: {'model': ErrorResponse, 'description': 'malformed JSON, a field of the wrong type, or single texts for a text-pair model (or pairs for a single-text one)'},
                    429: {'model': ErrorResponse, 'description': 'too many requests waiting for the model (max_queue)'},
                    503: {'model': ErrorResponse, 'description': 'the model is not loaded yet'}}
 
@@ -371,6 +432,18 @@ async def read_body(request: Request,  # the incoming request
         if size > limit: return None
         chunks.append(c)
     return b''.join(chunks)
+
+# %% ../nbs/clients/21_api.ipynb #11be8059
+def shape_error(req: PredictRequest,  # a validated request
+                pair: bool,           # does the model classify text pairs (`Processor.pair`)?
+               ) -> JSONResponse | None:
+    "A 422 naming the field when the request holds single texts for a text-pair model, or pairs for a single-text one; None when they agree."
+    if req.pair == pair: return None
+    if pair and req.text is not None: field, msg = 'text_pair', "this model classifies text pairs: send text_pair with text (or 'pairs', a list of {text, text_pair})"
+    elif pair: field, msg = 'texts', "this model classifies text pairs: send 'pairs' (a list of {text, text_pair}) instead of 'texts'"
+    elif req.text is not None: field, msg = 'text_pair', 'this model classifies single texts: leave out text_pair'
+    else: field, msg = 'pairs', "this model classifies single texts: send 'texts' (a list of strings) instead of 'pairs' of {text, text_pair}"
+    return error_response(422, f'{field}: {msg}', detail=[{'loc': ['body', field], 'msg': msg, 'type': 'input_shape'}])
 
 # %% ../nbs/clients/21_api.ipynb #346a835b
 @dataclass
@@ -413,7 +486,7 @@ def _lifespan(state: _State, metrics: Metrics):
 def _predict_route(app: FastAPI, state: _State):
     s = state.settings
 
-    @app.post('/predict', response_model=PredictResponse, responses=_PREDICT_ERRORS, summary='Classify one text or a list of texts',
+    @app.post('/predict', response_model=PredictResponse, responses=_PREDICT_ERRORS, summary='Classify one text or text pair, or a list of them',
               openapi_extra={'requestBody': {'required': True, 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/PredictRequest'}}}}})
     async def predict(request: Request):
         if state.proc is None: return error_response(503, state.error or 'the model is still loading; retry when /ready says ready')
@@ -424,6 +497,7 @@ def _predict_route(app: FastAPI, state: _State):
         if body is None: return error_response(413, f'the request body is over max_body_bytes={s.max_body_bytes:,}', 'max_body_bytes')
         try: req = PredictRequest.model_validate_json(body, context={'limits': s})
         except ValidationError as e: return validation_error_response(e)
+        if (wrong := shape_error(req, state.proc.pair)) is not None: return wrong
         if state.waiting >= s.max_queue:
             return error_response(429, f'{state.waiting} requests are waiting for the model (max_queue={s.max_queue}); retry shortly', 'max_queue', headers={'Retry-After': '1'})
         state.waiting += 1
@@ -482,21 +556,39 @@ def _declare_bearer(schema: dict):
             op['security'] = [{'bearer': []}]
             op.setdefault('responses', {}).setdefault('401', err)
 
-def _openapi(app: FastAPI, settings: ServeSettings):
-    "Add the request model (read by hand in `/predict`) to the OpenAPI components, with this server's limits in it."
-    base = app.openapi
+_SHAPES = {'one text': ('text',), 'a list of texts': ('texts',), 'one text pair': ('text', 'text_pair'), 'a list of text pairs': ('pairs',)}
+
+def request_schema(settings: ServeSettings,  # the server's limits, written into the schema (maxLength, maxItems)
+                   pair: bool | None = None, # the model's input: single texts (False), text pairs (True); None: not known yet, all four shapes
+                  ) -> dict:
+    "The JSON schema of `PredictRequest` on this server: its limits, and only the request shapes its model takes."
+    req = PredictRequest.model_json_schema(ref_template='#/components/schemas/{model}')
+    props, text = req['properties'], {'type': 'string', 'maxLength': settings.max_chars}
+    many = lambda items, f: {'type': 'array', 'items': items, 'minItems': 1, 'maxItems': settings.max_texts, 'description': props[f]['description']}
+    props.update(text={**text, 'description': props['text']['description']}, text_pair={**text, 'description': props['text_pair']['description']},
+                 texts=many(text, 'texts'),
+                 pairs=many({'type': 'object', 'title': 'TextPair', 'required': ['text', 'text_pair'], 'additionalProperties': False,
+                             'properties': {f: {**text, 'description': d['description']} for f, d in req.pop('$defs')['TextPair']['properties'].items()}}, 'pairs'))
+    shapes = {k: v for k, v in _SHAPES.items() if pair is None or ('text_pair' in v or 'pairs' in v) == pair}
+    fields = {f for v in shapes.values() for f in v}
+    for f in {'text', 'text_pair', 'texts', 'pairs'} - fields: del props[f]
+    req['oneOf'] = [{'title': k, 'required': list(v), **({'not': {'anyOf': [{'required': [f]} for f in sorted(fields - set(v))]}} if fields - set(v) else {})}
+                    for k, v in shapes.items()]
+    req['examples'] = [e for e in req['examples'] if set(e) - {'debug'} <= fields]
+    return req
+
+def _openapi(app: FastAPI, state: _State):
+    "Put the request model (read by hand in `/predict`) into the OpenAPI components: this server's limits and, once the model is loaded, its input shape."
+    base, made = app.openapi, {}
     def openapi():
-        if app.openapi_schema: return app.openapi_schema
-        schema = base()
-        req = PredictRequest.model_json_schema(ref_template='#/components/schemas/{model}')
-        text = {'type': 'string', 'maxLength': settings.max_chars}
-        req['properties']['text'] = {**text, 'description': 'one text to classify'}
-        req['properties']['texts'] = {'type': 'array', 'items': text, 'minItems': 1, 'maxItems': settings.max_texts,
-                                      'description': 'several texts to classify, results in the same order'}
-        req['oneOf'] = [{'required': ['text']}, {'required': ['texts']}]
-        schema.setdefault('components', {}).setdefault('schemas', {})['PredictRequest'] = req
-        if settings.api_key is not None: _declare_bearer(schema)
-        return schema
+        pair = None if state.proc is None else state.proc.pair
+        if pair not in made:
+            app.openapi_schema = None                   # FastAPI caches the schema it builds: build a fresh one for this shape
+            schema = base()
+            schema.setdefault('components', {}).setdefault('schemas', {})['PredictRequest'] = request_schema(state.settings, pair)
+            if state.settings.api_key is not None: _declare_bearer(schema)
+            made[pair] = schema
+        return made[pair]
     app.openapi = openapi
 
 # %% ../nbs/clients/21_api.ipynb #e2b620cb
@@ -510,7 +602,7 @@ def create_app(settings: ServeSettings | None = None,  # limits and batching, an
     app = FastAPI(title='nlp_lib', version=nlp_lib.__version__, lifespan=_lifespan(state, metrics),
                   description='Text classification with an nlp_lib artifact. `POST /predict` classifies; `/health`, `/ready`, `/model` and `/metrics` describe the server.')
     app.state.nlp = state
-    _predict_route(app, state); _info_routes(app, state, metrics); _error_handlers(app); _openapi(app, settings)
+    _predict_route(app, state); _info_routes(app, state, metrics); _error_handlers(app); _openapi(app, state)
     if settings.api_key is not None: app.add_middleware(RequireApiKey, key=settings.api_key)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=['GET', 'POST'],

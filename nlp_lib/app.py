@@ -1,4 +1,4 @@
-"""A Streamlit page over a saved model: classify a text, see every intermediate step and which words mattered, or classify a CSV file and download the predictions.
+"""A Streamlit page over a saved model: classify a text (or a text pair), see the label (or every label above its threshold), every intermediate step and which words mattered, or classify a CSV file and download the predictions.
 
 Docs: https://nlp-lib.github.io/nlp_lib/clients/app.html.md"""
 
@@ -11,15 +11,19 @@ from pathlib import Path
 from typing import Sequence
 try: import streamlit as st                      # the `app` extra; the base install has no streamlit
 except ImportError: st = None
-import nlp_lib.inference.artifact as art, nlp_lib.inference.explain as xp, nlp_lib.inference.processor as pr
+import nlp_lib.inference.artifact as art, nlp_lib.inference.explain as xp, nlp_lib.inference.postprocess as pp, nlp_lib.inference.processor as pr
 
 # %% auto #0
-__all__ = ['DEFAULT_TEXT', 'MAX_ROWS', 'MAX_UPLOAD_MB', 'load_processor', 'streamlit_command', 'token_rows', 'class_rows',
-           'trace_rows', 'importance_html', 'importance_rows', 'UploadError', 'read_upload', 'text_column',
-           'predictions_table', 'show_text', 'show_importance', 'show_debug', 'show_upload', 'main']
+__all__ = ['DEFAULT_TEXT', 'DEFAULT_PAIR', 'MAX_ROWS', 'MAX_UPLOAD_MB', 'load_processor', 'PAIR_NAMES', 'streamlit_command',
+           'label_thresholds', 'label_rows', 'token_rows', 'class_rows', 'trace_rows', 'chart_spec', 'importance_html',
+           'importance_rows', 'UploadError', 'read_upload', 'text_column', 'pair_columns', 'predictions_table',
+           'text_inputs', 'show_prediction', 'show_text', 'show_importance', 'show_debug', 'upload_columns',
+           'show_upload', 'main']
 
 # %% ../nbs/clients/22_app.ipynb #14e7849a
 DEFAULT_TEXT = "a gripping , funny and often moving film , with one dull stretch ."   # what the text box holds on a fresh page
+DEFAULT_PAIR = ("The company said its quarterly profit rose 10 percent.",              # the two text boxes of a pair model
+                "Quarterly profit at the company was up 10 percent, it said.")
 MAX_ROWS = 1000          # an uploaded file's first MAX_ROWS rows are classified
 MAX_UPLOAD_MB = 5        # the largest file the uploader accepts
 
@@ -28,17 +32,31 @@ def streamlit_command(artifact,                  # artifact directory written by
                       host: str = '127.0.0.1',   # address the demo binds to (0.0.0.0: every interface)
                       port: int = 8501,          # port of the demo
                      ) -> list[str]:             # the argv that runs the demo with `streamlit run`
-    "The command line that serves the demo for the model in `artifact` on `host:port` (headless, no usage statistics)."
+    "The command line that serves the demo for the model in `artifact` on `host:port` (headless, no usage statistics, no developer toolbar)."
     if importlib.util.find_spec('streamlit') is None: raise ImportError("the demo app needs streamlit: pip install 'nlp_lib[app]'")
     app = Path(importlib.util.find_spec('nlp_lib.app').origin).resolve()
     return [sys.executable, '-m', 'streamlit', 'run', str(app), '--server.headless', 'true', '--server.address', host,
             '--server.port', str(port), '--server.fileWatcherType', 'none', '--server.maxUploadSize', str(MAX_UPLOAD_MB),
-            '--browser.gatherUsageStats', 'false', '--', str(artifact)]
+            '--browser.gatherUsageStats', 'false', '--client.toolbarMode', 'viewer', '--', str(artifact)]
 
 # %% ../nbs/clients/22_app.ipynb #2a0ad9dd
 def _load(path: str) -> pr.Processor: return pr.Processor.load(path)
 
 load_processor = st.cache_resource(show_spinner='Loading the model…')(_load) if st is not None else _load
+
+# %% ../nbs/clients/22_app.ipynb #b1949a78
+def label_thresholds(proc: pr.Processor,  # the loaded processor
+                    ) -> list[float] | None:  # one threshold per label, in class-id order; None for a single-label processor
+    "The threshold of each label of a multi-label processor (its `LabelSet` step's `cutoffs`); None when it has no label set."
+    return next(([float(c) for c in t.cutoffs] for t in proc.post if isinstance(t, pp.LabelSet)), None)
+
+# %% ../nbs/clients/22_app.ipynb #fbfdf705
+def label_rows(proc: pr.Processor,  # a multi-label processor
+               s,                   # one of its results
+              ) -> list[dict]:      # one row per label in the set, best first: label, score, threshold
+    "The label set of the multi-label result `s`: every label at or above its threshold, with its score (probability) and that threshold."
+    cut = dict(zip(proc.labels.names, label_thresholds(proc)))
+    return [{'label': x.label, 'score': float(x.score), 'threshold': cut[x.label]} for x in s.labels or []]
 
 # %% ../nbs/clients/22_app.ipynb #a9e940c1
 def token_rows(proc: pr.Processor,  # the processor that produced `s`
@@ -49,14 +67,37 @@ def token_rows(proc: pr.Processor,  # the processor that produced `s`
 
 def class_rows(proc: pr.Processor,  # the processor that produced `s`
                s,                   # a debug `TextSample`
-              ) -> list[dict]:      # one row per class: label, logit, probability
-    "One row per class: label, logit, probability."
-    return [{'label': l, 'logit': float(z), 'probability': float(p)} for l, z, p in zip(proc.labels.names, s.logits, s.probs)]
+              ) -> list[dict]:      # one row per class: label, logit, probability (multi-label: and threshold, in_set)
+    "One row per class: label, logit, probability; for a multi-label processor also the label's threshold and whether it is in the set."
+    rows = [{'label': l, 'logit': float(z), 'probability': float(p)} for l, z, p in zip(proc.labels.names, s.logits, s.probs)]
+    if (cut := label_thresholds(proc)) is None: return rows
+    chosen = {x.label for x in s.labels or []}
+    return [r | {'threshold': t, 'in_set': r['label'] in chosen} for r, t in zip(rows, cut)]
 
 def trace_rows(s,                   # a debug `TextSample`
               ) -> list[dict]:      # one row per pipeline step: step, config, output
     "One row per `TraceStep` of `s`: step, config and output (as JSON text)."
     return [{'step': t.step, 'config': json.dumps(t.config, ensure_ascii=False), 'output': json.dumps(t.output, ensure_ascii=False)} for t in s.trace]
+
+# %% ../nbs/clients/22_app.ipynb #1dcf3eaa
+def chart_spec(proc: pr.Processor,  # the processor that produced `s`
+               s,                   # one of its results (with `probs`)
+              ) -> dict:            # a Vega-Lite spec with the data inline
+    "A horizontal bar per label with its probability on a 0-1 axis; multi-label: a tick at each label's threshold and the bars in the set coloured."
+    cut, chosen = label_thresholds(proc), {x.label for x in s.labels or []}
+    rows = [{'label': n, 'probability': float(p)} for n, p in zip(proc.labels.names, s.probs)]
+    if cut is not None: rows = [r | {'threshold': t, 'set': 'in the set' if r['label'] in chosen else 'below its threshold'} for r, t in zip(rows, cut)]
+    x = {'field': 'probability', 'type': 'quantitative', 'scale': {'domain': [0, 1]}, 'title': 'probability'}
+    y = {'field': 'label', 'type': 'nominal', 'sort': None, 'title': None}
+    tip = [{'field': 'label'}, {'field': 'probability', 'format': '.4f'}] + ([{'field': 'threshold', 'format': '.2f'}] if 'threshold' in rows[0] else [])
+    spec = {'data': {'values': rows}, 'height': {'step': 22}}
+    bars = {'mark': {'type': 'bar'}, 'encoding': {'x': x, 'y': y, 'tooltip': tip}}
+    if 'threshold' not in rows[0]: return spec | bars
+    bars['encoding']['color'] = {'field': 'set', 'type': 'nominal', 'title': None, 'legend': {'orient': 'bottom'},
+                                 'scale': {'domain': ['in the set', 'below its threshold'], 'range': ['#1c83e1', '#bcd7f5']}}
+    ticks = {'mark': {'type': 'tick', 'color': '#d6262f', 'thickness': 3, 'size': 18},
+             'encoding': {'x': {'field': 'threshold', 'type': 'quantitative', 'scale': {'domain': [0, 1]}}, 'y': y, 'tooltip': tip}}
+    return spec | {'layer': [bars, ticks]}
 
 # %% ../nbs/clients/22_app.ipynb #3b6f061f
 def importance_html(e: xp.Explanation,  # token importances from `explain`
@@ -78,7 +119,8 @@ def importance_html(e: xp.Explanation,  # token importances from `explain`
 def importance_rows(e: xp.Explanation,  # token importances from `explain`
                    ) -> list[dict]:      # one row per token with its importance
     "The numbers behind `importance_html`: token, importance, unknown, truncated."
-    return [{'position': t.position, 'token': t.token, 'importance': t.importance, 'unknown': t.unknown, 'truncated': t.truncated} for t in e.tokens]
+    return [{'position': t.position, 'token': t.token, 'text': 'pair' if t.segment else 'text', 'importance': t.importance, 'unknown': t.unknown,
+             'truncated': t.truncated} for t in e.tokens]
 
 # %% ../nbs/clients/22_app.ipynb #d7a8bd30
 class UploadError(ValueError): "An uploaded file that cannot be read as a table of texts."
@@ -107,37 +149,71 @@ def text_column(columns: Sequence[str],  # the uploaded table's column names
     cols = list(columns)
     return next((c for want in ('sentence', 'text') for c in cols if c.strip().lower() == want), cols[0])
 
+PAIR_NAMES = [('text', 'text_pair'), ('sentence1', 'sentence2'), ('question1', 'question2'), ('#1 string', '#2 string'), ('premise', 'hypothesis')]
+
+def pair_columns(columns: Sequence[str],  # the uploaded table's column names
+                ) -> tuple[str, str]:     # the first and the second text column
+    "The default two text columns of a table of pairs: a known pair of names (`PAIR_NAMES`, any case), else the first two columns."
+    cols = list(columns); low = {c.strip().lower(): c for c in reversed(cols)}
+    return next(((low[a], low[b]) for a, b in PAIR_NAMES if a in low and b in low), (cols[0], cols[min(1, len(cols) - 1)]))
+
 # %% ../nbs/clients/22_app.ipynb #9f1323ba
 def predictions_table(proc: pr.Processor,     # the loaded processor
-                      texts: Sequence[str],   # the texts to classify
+                      texts: Sequence[str],   # the texts to classify (the first texts of pairs)
                       batch_size: int = 64,   # texts per model call
+                      pairs: Sequence[str] | None = None,  # the second text of each pair, for a pair processor
                      ):
-    "Classify `texts` with `proc.predict`; a DataFrame with text, label, score and `p(<label>)` for every class."
+    "Classify `texts` (or the pairs `texts`, `pairs`) with `proc.predict`: text (text_pair), label and score (multi-label: `labels`, the set as a JSON list), `p(<label>)` per class."
     import pandas as pd
-    names = proc.labels.names
-    res = proc.predict(list(texts), batch_size=batch_size)
-    return pd.DataFrame([{'text': s.text, 'label': s.label, 'score': s.score, **{f'p({n})': float(p) for n, p in zip(names, s.probs)}} for s in res],
-                        columns=['text', 'label', 'score', *[f'p({n})' for n in names]])
+    names, items = proc.labels.names, list(texts) if pairs is None else list(zip(texts, pairs, strict=True))
+    head = ['text', *(['text_pair'] if pairs is not None else []), *(['labels'] if proc.multi_label else ['label', 'score'])]
+    def row(s):
+        r = {'text': s.text, 'text_pair': s.text_pair, 'label': s.label, 'score': s.score,
+             'labels': json.dumps([x.label for x in s.labels or []], ensure_ascii=False)}
+        return {k: r[k] for k in head} | {f'p({n})': float(p) for n, p in zip(names, s.probs)}
+    return pd.DataFrame([row(s) for s in proc.predict(items, batch_size=batch_size)], columns=[*head, *[f'p({n})' for n in names]])
 
 # %% ../nbs/clients/22_app.ipynb #ff2280ee
+def text_inputs(proc: pr.Processor,  # the loaded processor
+               ) -> str | tuple[str, str]:  # the text, or the (text, text_pair) of a pair processor
+    "The text box, or two boxes side by side for a pair processor: the input always has the shape the processor reads."
+    if not proc.pair: return st.text_area('Text to classify', DEFAULT_TEXT, key='text', max_chars=100_000)
+    a, b = st.columns(2)
+    return (a.text_area('Text', DEFAULT_PAIR[0], key='text', max_chars=100_000),
+            b.text_area('Text pair (the second text)', DEFAULT_PAIR[1], key='text_pair', max_chars=100_000))
+
+def show_prediction(proc: pr.Processor,  # the loaded processor
+                    s,                   # the result shown
+                   ) -> None:
+    "The label and score, or (multi-label) every label at or above its threshold with its score; then the probability chart."
+    import pandas as pd
+    if proc.multi_label:
+        st.metric('Labels at or above their threshold', f'{len(s.labels)} of {len(proc.labels)}')
+        rows = pd.DataFrame(label_rows(proc, s), columns=['label', 'score', 'threshold'])
+        if s.labels: st.table(rows.style.format({'score': '{:.4f}', 'threshold': '{:.2f}'}), hide_index=True, width='content')
+        else: st.info('No label reached its threshold.')
+    else:
+        c1, c2 = st.columns(2)
+        c1.metric('Predicted label', s.label)
+        c2.metric('Score', f'{s.score:.4f}')
+    if s.abstained: st.warning(f'The model abstained: no class reached the threshold ({s.label}).')
+    st.vega_lite_chart(spec=chart_spec(proc, s), width='stretch')
+    if proc.multi_label: st.caption("Each bar is a label's probability and the red tick its threshold: a label is in the set when its bar reaches its tick.")
+
 def show_text(proc: pr.Processor,  # the loaded processor
              ) -> None:
-    "The text box, the prediction, the probability chart, the importances and the debug view."
-    import pandas as pd
-    text = st.text_area('Text to classify', DEFAULT_TEXT, key='text', max_chars=100_000)
-    s = proc(text, debug=True)
-    c1, c2 = st.columns(2)
-    c1.metric('Predicted label', s.label)
-    c2.metric('Score', f'{s.score:.4f}')
-    if s.abstained: st.warning(f'The model abstained: no class reached the threshold ({s.label}).')
-    st.bar_chart(pd.DataFrame({'probability': s.probs.tolist()}, index=pd.Index(proc.labels.names, name='label')), horizontal=True, height=60 + 30 * len(proc.labels))
-    show_importance(proc, text)
+    "The text box(es), the prediction, the probability chart, the importances and the debug view."
+    x = text_inputs(proc)
+    s = proc(x, debug=True)
+    show_prediction(proc, s)
+    show_importance(proc, x)
     show_debug(proc, s)
 
+# %% ../nbs/clients/22_app.ipynb #13f33e79
 def show_importance(proc: pr.Processor,  # the loaded processor
-                    text: str,           # the text to explain
+                    text,                # the text to explain, or a (text, text_pair) tuple
                    ) -> None:
-    "Which words mattered: occlusion importances over the text, and the numbers."
+    "Which words mattered: occlusion importances over the text (both texts of a pair, around the separator), and the numbers."
     import pandas as pd
     st.subheader('Which words mattered')
     e = xp.explain(proc, text)
@@ -150,35 +226,47 @@ def show_importance(proc: pr.Processor,  # the loaded processor
 def show_debug(proc: pr.Processor,  # the loaded processor
                s,                   # the debug `TextSample` of the text shown
               ) -> None:
-    "Every intermediate step of the debug sample `s`."
+    "Every intermediate step of the debug sample `s` (of both texts of a pair)."
     import pandas as pd
+    pair = s.text_pair is not None
     with st.expander('Debug: every step of the pipeline'):
         st.markdown('**Raw text**'); st.code(s.text, language=None, wrap_lines=True)
+        if pair: st.markdown('**Raw text pair**'); st.code(s.text_pair, language=None, wrap_lines=True)
         st.markdown('**Normalised text**'); st.code(s.normalized, language=None, wrap_lines=True)
-        st.markdown(f'**Tokens** ({len(s.tokens)}; the model saw {s.length})')
+        if pair: st.markdown('**Normalised text pair**'); st.code(s.normalized_pair, language=None, wrap_lines=True)
+        st.markdown(f'**Tokens** ({len(s.tokens)}{", the two texts joined by <sep>" if pair else ""}; the model saw {s.length})')
         st.dataframe(pd.DataFrame(token_rows(proc, s), columns=['position', 'token', 'id', 'unknown', 'truncated']).astype({'id': 'Int64'}), hide_index=True)  # no id: <NA>, not NaN
         st.markdown('**Input ids**'); st.code(json.dumps(s.input_ids.tolist()), language=None, wrap_lines=True)
-        st.markdown('**Logits and probabilities**')
+        st.markdown('**Logits and probabilities**' + (' (and thresholds)' if proc.multi_label else ''))
         st.dataframe(pd.DataFrame(class_rows(proc, s)), hide_index=True)
         st.markdown('**Trace** (one row per step)')
         st.dataframe(pd.DataFrame(trace_rows(s), columns=['step', 'config', 'output']), hide_index=True)
 
 # %% ../nbs/clients/22_app.ipynb #87460473
+def upload_columns(proc: pr.Processor,  # the loaded processor
+                   cols: list[str],     # the uploaded table's columns
+                  ) -> tuple[str, str | None]:  # the text column and, for a pair processor, the second text column
+    "The column(s) to classify, chosen by the user: one text column, or two for a pair processor."
+    if not proc.pair: return st.selectbox('Text column', cols, index=cols.index(text_column(cols)), key='text_col'), None
+    a, b = pair_columns(cols)
+    return (st.selectbox('First text column', cols, index=cols.index(a), key='text_col'),
+            st.selectbox('Second text column (text pair)', cols, index=cols.index(b), key='text_pair_col'))
+
 def show_upload(proc: pr.Processor,  # the loaded processor
                 ) -> None:
-    "Classify an uploaded CSV/TSV file: choose the text column, see and download the predictions."
-    up = st.file_uploader(f'A CSV (or .tsv) file in UTF-8 with a header row; the first {MAX_ROWS} rows are classified',
-                          type=['csv', 'tsv', 'txt'], key='upload', max_upload_size=MAX_UPLOAD_MB)
+    "Classify an uploaded CSV/TSV file: choose the text column(s), see and download the predictions."
+    up = st.file_uploader(f'A CSV (or .tsv) file in UTF-8 with a header row{" and two text columns" if proc.pair else ""}; '
+                          f'the first {MAX_ROWS} rows are classified', type=['csv', 'tsv', 'txt'], key='upload', max_upload_size=MAX_UPLOAD_MB)
     if up is None: return
     try: df = read_upload(up.getvalue(), up.name)
     except UploadError as e: st.error(str(e)); return
-    cols = list(df.columns)
-    col = st.selectbox('Text column', cols, index=cols.index(text_column(cols)), key='text_col')
+    col, col2 = upload_columns(proc, list(df.columns))
     if len(df) > MAX_ROWS: st.warning(f'{up.name} has {len(df)} rows: only the first {MAX_ROWS} are classified.')
-    texts = df[col].head(MAX_ROWS).tolist()
-    if not any(t.strip() for t in texts): st.error(f'column {col!r} holds no text: choose the text column'); return
+    texts, pairs = df[col].head(MAX_ROWS).tolist(), None if col2 is None else df[col2].head(MAX_ROWS).tolist()
+    if not any(t.strip() for t in texts + (pairs or [])):
+        st.error(f'column {col!r} holds no text: choose the text column' if col2 is None else f'columns {col!r} and {col2!r} hold no text: choose the text columns'); return
     batch_size = int(st.number_input('Batch size', min_value=1, max_value=1024, value=64, key='batch_size'))
-    preds = predictions_table(proc, texts, batch_size)
+    preds = predictions_table(proc, texts, batch_size, pairs)
     st.dataframe(preds, hide_index=True)
     st.download_button('Download predictions (CSV)', preds.to_csv(index=False).encode(), file_name=f'{Path(up.name).stem}-predictions.csv',
                        mime='text/csv', key='download')
@@ -193,7 +281,8 @@ def main(argv: Sequence[str] | None = None,  # [ARTIFACT]; default: the argument
     if not argv: st.error('No model given: start the app with `streamlit run app.py -- ARTIFACT_DIR` or `nlp_lib app ARTIFACT_DIR`.'); return
     try: proc = load_processor(str(argv[0]))
     except (art.ArtifactError, OSError, ValueError) as e: st.error(f'Cannot load the model: {e}'); return
-    st.caption(f'{Path(argv[0]).name}: {proc!r}')
+    shape = f"{'text pairs' if proc.pair else 'single texts'}, {'multi-label' if proc.multi_label else 'single-label'}"
+    st.caption(f'{Path(argv[0]).name} ({shape}): {proc!r}')
     one, many = st.tabs(['Classify a text', 'Classify a file'])
     with one: show_text(proc)
     with many: show_upload(proc)

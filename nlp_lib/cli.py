@@ -52,13 +52,19 @@ def _report_parser(sub):
     r = sub.add_parser('report', help='predict over a data file and write a report (HTML, CSV, Parquet)',
                        description='Run ARTIFACT over DATA (TSV/CSV/JSONL/Parquet, streamed in chunks) and write predictions.csv, predictions.parquet, '
                                    'summary.json and one self-contained report.html into --out. With labels: metrics with confidence intervals, '
-                                   "per-class scores, confusion matrix, calibration, coverage and the most confident mistakes. Needs: pip install 'nlp_lib[report]'.")
+                                   "per-class scores, confusion matrix, calibration, coverage and the most confident mistakes. A multi-label model (--label-delim or --label-cols): "
+                                   "set-level scores, per-label scores and thresholds, precision-recall curves and label co-occurrence. A text-pair model "
+                                   "reads its second text from --text-pair-col. Needs: pip install 'nlp_lib[report]'.")
     r.add_argument('artifact', help='artifact directory written by train')
     r.add_argument('data', help='data file; labels are used when --label-col is given or a label column exists')
     r.add_argument('--out', required=True, help='directory to write the report into')
     r.add_argument('--text-col', type=_column, help="text column (default: 'sentence' or 'text', or 0 with --no-header)")
     r.add_argument('--label-col', type=_column, help="label column (default: 'label' when the file has one)")
     r.add_argument('--no-header', action='store_true', help='the first line is data, not column names (TSV, CSV)')
+    r.add_argument('--text-pair-col', type=_column, help='a text-pair model: the column of the second text')
+    r.add_argument('--label-delim', help="a multi-label model: the label column holds label sets joined by this, e.g. ','")
+    r.add_argument('--label-cols', type=lambda v: [_column(c) for c in v.split(',') if c.strip()],
+                   help='a multi-label model: one 0/1 indicator column per label, comma-separated (names, or positions from 0); the column names are the labels')
     r.add_argument('--batch-size', type=int, default=256)
     r.add_argument('--quiet', action='store_true', help='no progress bar')
 
@@ -81,11 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument('--text-col', type=_column, help="text column (default: 'sentence', or 0 with --no-header)")
     e.add_argument('--label-col', type=_column, help="label column (default: 'label', or 1 with --no-header)")
     e.add_argument('--no-header', action='store_true', help='the first line is data, not column names (TSV, CSV)')
+    e.add_argument('--text-pair-col', type=_column, help='a text-pair model: the column of the second text')
+    e.add_argument('--label-delim', help="a multi-label model: the label column holds label sets joined by this, e.g. ','")
     e.add_argument('--json', action='store_true', help='print the full report as JSON')
-    d = sub.add_parser('predict', help='classify texts with a saved model', description='Classify texts given as arguments or one per line in --file (- for stdin).')
+    d = sub.add_parser('predict', help='classify texts (or text pairs) with a saved model',
+                       description='Classify texts given as arguments or one per line in --file (- for stdin). A text-pair model takes each pair '
+                                   'whole: --pair TEXT TEXT_PAIR (repeated), or lines "text<TAB>text_pair" in --file. A multi-label model prints '
+                                   'its label set: every label at or above its threshold, with its probability, best first ("(none)" when empty).')
     d.add_argument('artifact', help='artifact directory written by train')
-    d.add_argument('texts', nargs='*', help='texts to classify')
-    d.add_argument('--file', help='file with one text per line (- for standard input)')
+    d.add_argument('texts', nargs='*', help='texts to classify (a single-text model)')
+    d.add_argument('--pair', nargs=2, action='append', default=[], metavar=('TEXT', 'TEXT_PAIR'),
+                   help='a text pair to classify (a text-pair model); repeat for several pairs')
+    d.add_argument('--file', help='file with one text per line, or "text<TAB>text_pair" per line for a text-pair model (- for standard input)')
     d.add_argument('--batch-size', type=int, default=64)
     d.add_argument('--json', action='store_true', help='one JSON object per text')
     d.add_argument('--debug', action='store_true', help='JSON with every intermediate step (implies --json)')
@@ -130,10 +143,19 @@ def _cmd_evaluate(a) -> int:
     header = not a.no_header
     text_col = a.text_col if a.text_col is not None else 'sentence' if header else 0
     label_col = a.label_col if a.label_col is not None else 'label' if header else 1
-    rep = run.evaluate(a.artifact, a.data, text_col, label_col, header=header)
+    rep = run.evaluate(a.artifact, a.data, text_col, label_col, header=header, text_pair_col=a.text_pair_col, label_delim=a.label_delim)
     if a.json: print(json.dumps(rep, indent=2)); return 0
+    if 'per_label' in rep: return _multilabel_summary(rep)
     print(f"n={rep['n']}  accuracy {rep['accuracy']:.4f}  macro-F1 {rep['macro_f1']:.4f}  ECE {rep['ece']:.4f}")
     for label, c in rep['per_class'].items(): print(f"  {label:>12}  precision {c['precision']:.3f}  recall {c['recall']:.3f}  f1 {c['f1']:.3f}  n={c['support']}")
+    return 0
+
+def _multilabel_summary(rep) -> int:
+    "The multi-label report of `evaluate` (`multilabel_report`): set-level scores, then each label's at its threshold."
+    print(f"n={rep['n']}  micro-F1 {rep['micro_f1']:.4f}  macro-F1 {rep['macro_f1']:.4f}  samples-F1 {rep['samples_f1']:.4f}  "
+          f"subset accuracy {rep['subset_accuracy']:.4f}  Hamming loss {rep['hamming_loss']:.4f}")
+    for label, c in rep['per_label'].items():
+        print(f"  {label:>12}  precision {c['precision']:.3f}  recall {c['recall']:.3f}  f1 {c['f1']:.3f}  threshold {c['threshold']:.2f}  n={c['support']}")
     return 0
 
 def _extra(extra: str, *modules: str):
@@ -161,30 +183,56 @@ def _cmd_app(a) -> int:
     except KeyboardInterrupt: return 0
 
 def _cmd_report(a) -> int:
+    _training()                                    # first: it silences fastai's import warning, which nlp_lib.report's import would print
     report, = _extra('report', 'nlp_lib.report')
-    _training()
     header = not a.no_header
     res = report.write_report(a.artifact, a.data, a.out, text_col=a.text_col, label_col=a.label_col, header=header,
-                              batch_size=a.batch_size, progress=not a.quiet)
-    if res.get('labelled'):
+                              batch_size=a.batch_size, progress=not a.quiet, text_pair_col=a.text_pair_col, label_delim=a.label_delim, label_cols=a.label_cols)
+    if res.get('multi_label') and res['labelled']:
+        print(f"n={res['n']}  micro-F1 {res['micro_f1']:.4f}  macro-F1 {res['macro_f1']:.4f}  samples-F1 {res['samples_f1']:.4f}  subset accuracy {res['subset_accuracy']:.4f}")
+    elif res.get('multi_label'): print(f"n={res['n']}  no labels: {res['mean_predicted_set_size']:.2f} labels per text, predicted {res['predicted_counts']}")
+    elif res.get('labelled'):
         lo, hi = res['accuracy_ci']
         print(f"n={res['n']}  accuracy {res['accuracy']:.4f} (95% CI {lo:.4f}–{hi:.4f})  macro-F1 {res['macro_f1']:.4f}  ECE {res['ece']:.4f}")
     else: print(f"n={res['n']}  no labels: predicted {res['predicted_counts']}")
     print(f"report: {res['paths']['report_html']}")
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #087044f2
+def _lines(path: str) -> list[tuple[int, str]]:
+    "The non-blank lines of `path` (- for standard input), with their line numbers."
+    src = sys.stdin if path == '-' else open(path, encoding='utf-8')
+    with src: return [(n, l.rstrip('\n')) for n, l in enumerate(src, 1) if l.strip()]
+
+def _inputs(a, lines: list[tuple[int, str]], pair: bool) -> list:
+    "What `predict` classifies: texts (arguments, then lines), or for a text-pair model `(text, text_pair)` tuples (--pair, then TAB-separated lines)."
+    if not pair:
+        if a.pair: raise CLIError(f'{a.artifact} classifies single texts: give them as arguments, not with --pair')
+        return list(a.texts) + [l for _, l in lines]
+    if a.texts: raise CLIError(f'{a.artifact} classifies text pairs: give each pair as --pair TEXT TEXT_PAIR, or lines "text<TAB>text_pair" with --file')
+    for n, l in lines:
+        if l.count('\t') != 1:
+            where = 'standard input' if a.file == '-' else a.file
+            raise CLIError(f'{where} line {n}: a text-pair model reads lines "text<TAB>text_pair"; this one has {l.count(chr(9))} TABs')
+    return [tuple(p) for p in a.pair] + [tuple(l.split('\t')) for _, l in lines]
+
+# %% ../nbs/clients/20_cli.ipynb #42523616
+def _line(s) -> str:
+    "One prediction (a result `TextSample`) as a TAB-separated line: label and score, or the label set of a multi-label model; then the text(s)."
+    head = f'{s.label}\t{s.score:.4f}' if s.labels is None else ', '.join(f'{l.label} {l.score:.4f}' for l in s.labels) or '(none)'
+    return '\t'.join([head, s.text] + ([s.text_pair] if s.text_pair is not None else []))
+
 def _cmd_predict(a) -> int:
     from nlp_lib.inference.processor import Processor
-    texts = list(a.texts)
-    if a.file:
-        src = sys.stdin if a.file == '-' else open(a.file, encoding='utf-8')
-        with src: texts += [l.rstrip('\n') for l in src if l.strip()]
-    if not texts: raise CLIError('no texts: give them as arguments or with --file')
+    lines = _lines(a.file) if a.file else []
+    if not (a.texts or a.pair or lines): raise CLIError('no texts: give them as arguments (pairs with --pair TEXT TEXT_PAIR) or with --file')
     proc = Processor.load(a.artifact)
-    for s in proc.predict(texts, batch_size=a.batch_size, debug=a.debug):
+    inputs = _inputs(a, lines, proc.pair)
+    fields = {'text', 'label', 'score', 'probs', 'top_k', 'abstained'} | ({'text_pair'} if proc.pair else set()) | ({'labels'} if proc.multi_label else set())
+    for s in proc.predict(inputs, batch_size=a.batch_size, debug=a.debug):
         if a.debug: print(s.model_dump_json())
-        elif a.json: print(s.model_dump_json(include={'text', 'label', 'score', 'probs', 'top_k', 'abstained'}))
-        else: print(f'{s.label}\t{s.score:.4f}\t{s.text}')
+        elif a.json: print(s.model_dump_json(include=fields))
+        else: print(_line(s))
     return 0
 
 # %% ../nbs/clients/20_cli.ipynb #b159787e

@@ -14,16 +14,19 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pyarrow as pa, pyarrow.parquet as pq
 from matplotlib.figure import Figure
-from .sample import TextSample
+from .sample import TextSample, multi_hot
 from .inference.labels import LabelError, Labels
+from .inference.postprocess import LabelSet
 from .inference.processor import Processor
 from .training.data import BadRows, DataError, iter_table, table_columns, table_format
-from .training.metrics import classification_report, plot_confusion_matrix, plot_reliability
+from .training.metrics import (classification_report, cooccurrence, multilabel_report, plot_confusion_matrix, plot_cooccurrence,
+                                      plot_pr_curves, plot_reliability)
 
 # %% auto #0
 __all__ = ['report_columns', 'scored_chunks', 'PredictionWriter', 'Tally', 'cm_scores', 'bootstrap_ci', 'coverage_curve',
            'coverage_table', 'length_buckets', 'summarize', 'png_uri', 'plot_coverage', 'plot_confidence', 'html_table',
-           'render_html', 'write_report']
+           'render_html', 'label_thresholds', 'LabelSetWriter', 'SetTally', 'summarize_sets', 'plot_label_sets',
+           'write_report']
 
 # %% ../nbs/clients/23_report.ipynb #d4f8d391
 def report_columns(path,                               # a TSV, CSV, JSONL or Parquet file
@@ -31,30 +34,32 @@ def report_columns(path,                               # a TSV, CSV, JSONL or Pa
                    label_col: str | int | None = None, # label column: a name or a position from 0; None: 'label' if there is one
                    header: bool = True,                # does the first line name the columns? (TSV, CSV)
                    format: str = 'auto',               # 'tsv', 'csv', 'jsonl' or 'parquet'; 'auto': from the file suffix
-                  ) -> tuple[str | int, str | int | None]:  # text column and label column (None: unlabelled)
+                   label_cols: Sequence | None = None, # one 0/1 indicator column per label (multi-label): then no label column is chosen
+                  ) -> tuple[str | int, str | int | None]:  # text column and label column (None: unlabelled, or labelled by `label_cols`)
     "The text and label columns to read: the given ones; else text `sentence`, `text` or position 0, and labels from a `label` column if there is one (else `None`: unlabelled)."
+    if label_cols and label_col is not None: raise DataError(f'{path}: give a label column or indicator columns (label_cols), not both')
     cols = table_columns(path, format, header) or []
     if text_col is None:
         text_col = next((c for c in ('sentence', 'text') if c in cols), 0)
         if text_col == 0 and table_format(path, format) == 'jsonl':
             raise DataError(f'{path}: the JSON objects have no "sentence" or "text" key (keys: {cols}): name the text column')
-    if label_col is None and 'label' in cols: label_col = 'label'
+    if label_col is None and not label_cols and 'label' in cols: label_col = 'label'
     return text_col, label_col
 
 # %% ../nbs/clients/23_report.ipynb #1a1878e1
-def scored_chunks(proc: Processor,                          # the loaded model
-                  rows: Iterable[tuple[str, str | None]],   # `(text, raw label or None)` pairs, e.g. from `iter_table`; read lazily
-                  batch_size: int = 256,                    # texts per model batch
-                  chunk_size: int = 4096,                   # results per yielded chunk (the last may be shorter)
-                 ) -> Iterator[tuple[list[TextSample], list[str | None]]]:
-    "`proc.stream` over the texts of `(text, raw label)` `rows`, yielded as chunks of results with their raw labels, in input order."
+def scored_chunks(proc: Processor,                 # the loaded model
+                  rows: Iterable[tuple],           # `(text, raw label or None)`, or `(text, text_pair, raw label or None)` for a pair model, e.g. from `iter_table`; read lazily
+                  batch_size: int = 256,           # texts per model batch
+                  chunk_size: int = 4096,          # results per yielded chunk (the last may be shorter)
+                 ) -> Iterator[tuple[list[TextSample], list]]:
+    "`proc.stream` over the texts (or `(text, text_pair)` pairs) of `rows`, yielded as chunks of results with their raw labels, in input order."
     gold = deque()
-    def texts():
-        for text, label in rows:
+    def inputs():
+        for *x, label in rows:
             gold.append(label)
-            yield text
+            yield x[0] if len(x) == 1 else tuple(x)
     chunk = []
-    for s in proc.stream(texts(), batch_size=batch_size, chunk_size=chunk_size):
+    for s in proc.stream(inputs(), batch_size=batch_size, chunk_size=chunk_size):
         chunk.append(s)
         if len(chunk) == chunk_size:
             yield chunk, [gold.popleft() for _ in chunk]
@@ -65,30 +70,40 @@ def scored_chunks(proc: Processor,                          # the loaded model
 class PredictionWriter:
     "Predictions appended chunk by chunk to a CSV file and to a Parquet file (one row group per chunk)."
     def __init__(self,
-                 csv_path,         # the CSV file to create (overwritten)
-                 parquet_path,     # the Parquet file to create (overwritten)
-                 labels: Labels,   # the model's label vocabulary: one `prob_<name>` column per display name
-                 labelled: bool,   # add `gold` and `correct` columns
+                 csv_path,          # the CSV file to create (overwritten)
+                 parquet_path,      # the Parquet file to create (overwritten)
+                 labels: Labels,    # the model's label vocabulary: one `prob_<name>` column per display name
+                 labelled: bool,    # add the gold columns
+                 pair: bool = False,# add a `text_pair` column after `text` (a text-pair model)
                 ):
-        self.labels, self.names, self.labelled = labels, list(labels.names), labelled
-        fields = [('text', pa.string()), ('label', pa.string()), ('score', pa.float64())]
-        fields += [(f'prob_{n}', pa.float32()) for n in self.names] + [('abstained', pa.bool_())]
-        if labelled: fields += [('gold', pa.string()), ('correct', pa.bool_())]
-        self.schema = pa.schema(fields)
+        self.labels, self.names, self.labelled, self.pair = labels, list(labels.names), labelled, pair
+        texts = [('text', pa.string())] + ([('text_pair', pa.string())] if pair else [])
+        self.schema = pa.schema(texts + self.fields())
         self._file = open(csv_path, 'w', newline='', encoding='utf-8')
         self._csv = csv.writer(self._file)
         self._csv.writerow(self.schema.names)
         self._parquet = pq.ParquetWriter(parquet_path, self.schema)
 
-    def write(self,
-              samples: Sequence[TextSample],   # predicted samples (text, label, score, probs, abstained)
-              gold: np.ndarray | None = None,  # their true class ids; needed when the writer is `labelled`
-             ):
-        "Append result `samples` and, when labelled, their gold class ids."
-        probs = np.stack([s.probs for s in samples]).astype(np.float32)
-        cols = {'text': [s.text for s in samples], 'label': [s.label for s in samples], 'score': [s.score for s in samples],
+    def fields(self) -> list[tuple[str, pa.DataType]]:
+        "The columns after the text(s): `label`, `score`, one `prob_<name>` per class, `abstained`; with labels `gold` and `correct`."
+        f = [('label', pa.string()), ('score', pa.float64())] + [(f'prob_{n}', pa.float32()) for n in self.names] + [('abstained', pa.bool_())]
+        return f + ([('gold', pa.string()), ('correct', pa.bool_())] if self.labelled else [])
+
+    def columns(self, samples: Sequence[TextSample], probs: np.ndarray, gold) -> dict[str, list]:
+        "The values of `fields` for a chunk of results, their probabilities (N, C) and gold class ids."
+        cols = {'label': [s.label for s in samples], 'score': [s.score for s in samples],
                 **{f'prob_{n}': probs[:, i].tolist() for i, n in enumerate(self.names)}, 'abstained': [bool(s.abstained) for s in samples]}
         if self.labelled: cols.update(gold=self.labels.decode(gold), correct=(probs.argmax(1) == gold).tolist())
+        return cols
+
+    def write(self,
+              samples: Sequence[TextSample],   # predicted samples (text, text_pair, label, score, probs, abstained)
+              gold: np.ndarray | None = None,  # their gold labels, as `columns` reads them; needed when the writer is `labelled`
+             ):
+        "Append result `samples` and, when labelled, their gold labels."
+        probs = np.stack([s.probs for s in samples]).astype(np.float32)
+        cols = {'text': [s.text for s in samples], **({'text_pair': [s.text_pair for s in samples]} if self.pair else {}),
+                **self.columns(samples, probs, gold)}
         self._parquet.write_table(pa.table(cols, schema=self.schema))
         self._csv.writerows(zip(*cols.values()))
 
@@ -98,32 +113,38 @@ class PredictionWriter:
     def __exit__(self, *exc): self.close()
 
 # %% ../nbs/clients/23_report.ipynb #7352622a
+def _offer(heap: list, size: int, item: tuple):
+    "Keep `item` in the min-heap `heap` of at most `size` items when it beats the least one; items compare by their first two fields, which are unique."
+    if len(heap) < size: heapq.heappush(heap, item)
+    elif item[:2] > heap[0][:2]: heapq.heapreplace(heap, item)
+
+def _clip(s: TextSample, n: int) -> tuple[str, str | None]: return s.text[:n], None if s.text_pair is None else s.text_pair[:n]
+def _words(s: TextSample) -> int: return len(s.text.split()) + (0 if s.text_pair is None else len(s.text_pair.split()))
+
 class Tally:
     "Per row only small numbers (probabilities, gold id, length in words, abstained); the `top_n` most confident mistakes in a bounded heap."
     def __init__(self,
                  labels: Labels,       # the model's label vocabulary
                  top_n: int = 20,      # how many of the most confident mistakes to keep
-                 max_chars: int = 500, # keep at most this many characters of a mistake's text
+                 max_chars: int = 500, # keep at most this many characters of a mistake's text (and of its second text)
                 ):
         self.labels, self.names, self.top_n, self.max_chars, self.n = labels, list(labels.names), top_n, max_chars, 0
         self._probs, self._gold, self._words, self._abstained, self._heap = [], [], [], [], []
 
     def add(self,
-            samples: Sequence[TextSample],   # predicted samples (text, probs, abstained)
+            samples: Sequence[TextSample],   # predicted samples (text, text_pair, probs, abstained)
             gold: np.ndarray | None = None,  # their true class ids; None: unlabelled (then for every chunk)
            ):
-        "Record a chunk of result `samples` and, when labelled, their gold class ids."
+        "Record a chunk of result `samples` and, when labelled, their gold class ids; a pair's length is the words of both texts."
         probs = np.stack([s.probs for s in samples])
         self._probs.append(probs)
-        self._words.append(np.fromiter((len(s.text.split()) for s in samples), np.int32, len(samples)))
+        self._words.append(np.fromiter(map(_words, samples), np.int32, len(samples)))
         self._abstained.append(np.fromiter((bool(s.abstained) for s in samples), bool, len(samples)))
         if gold is not None:
             self._gold.append(gold := np.asarray(gold, dtype=np.int64))
             conf, pred = probs.max(1), probs.argmax(1)
-            for i in np.flatnonzero(pred != gold):
-                key = (float(conf[i]), -(self.n + int(i)))          # ties: the earlier row wins
-                if len(self._heap) < self.top_n: heapq.heappush(self._heap, key + (samples[i].text[:self.max_chars], int(gold[i]), int(pred[i])))
-                elif key > self._heap[0][:2]: heapq.heapreplace(self._heap, key + (samples[i].text[:self.max_chars], int(gold[i]), int(pred[i])))
+            for i in np.flatnonzero(pred != gold):                 # ties: the earlier row wins
+                _offer(self._heap, self.top_n, (float(conf[i]), -(self.n + int(i)), *_clip(samples[i], self.max_chars), int(gold[i]), int(pred[i])))
         self.n += len(samples)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
@@ -133,10 +154,11 @@ class Tally:
         return probs, cat(self._gold, np.int64) if self._gold else None, cat(self._words, np.int32), cat(self._abstained, bool)
 
     def mistakes(self) -> list[dict]:
-        "The most confident mistakes, most confident first: data row (from 1), confidence, gold and predicted label, text."
+        "The most confident mistakes, most confident first: data row (from 1), confidence, gold and predicted label, text (and `text_pair` for a pair)."
         top = sorted(self._heap, reverse=True)
-        gold, pred = self.labels.decode([g for *_, g, _ in top]), self.labels.decode([p for *_, p in top])
-        return [{'row': 1 - r, 'confidence': c, 'gold': g, 'predicted': p, 'text': t} for (c, r, t, _, _), g, p in zip(top, gold, pred)]
+        gold, pred = self.labels.decode([m[4] for m in top]), self.labels.decode([m[5] for m in top])
+        return [{'row': 1 - r, 'confidence': c, 'gold': g, 'predicted': p, 'text': t, **({} if tp is None else {'text_pair': tp})}
+                for (c, r, t, tp, _, _), g, p in zip(top, gold, pred)]
 
 # %% ../nbs/clients/23_report.ipynb #b46e453c
 def cm_scores(cms,  # one (C, C) confusion matrix or a stack `(..., C, C)` of them
@@ -272,20 +294,26 @@ def _esc(x) -> str: return html.escape(str(x), quote=True)
 def _f(x, d: int = 3) -> str: return '–' if x is None else f'{x:.{d}f}'
 def _pct(x) -> str: return '–' if x is None else f'{100 * x:.1f}%'
 
-def html_table(headers: Sequence[str],          # column headings; a column headed 'text' gets wrapped text
+def html_table(headers: Sequence[str],          # column headings; a column headed 'text' or 'text pair' gets wrapped text
                rows: Iterable[Sequence],        # cell values, one sequence per row, converted with `str` and escaped
                text_cols: Sequence[int] = (0,), # positions of the left-aligned columns; the rest are right-aligned
               ) -> str:
     "An HTML table with every cell escaped; columns in `text_cols` are left-aligned."
     cls = lambda j, c='t': f' class="{c}"' if j in text_cols else ''
     head = ''.join(f'<th{cls(j)}>{_esc(h)}</th>' for j, h in enumerate(headers))
-    body = ''.join('<tr>' + ''.join(f'<td{cls(j, "text" if h == "text" else "t")}>{_esc(v)}</td>' for j, (h, v) in enumerate(zip(headers, r))) + '</tr>' for r in rows)
+    body = ''.join('<tr>' + ''.join(f'<td{cls(j, "text" if h in ("text", "text pair") else "t")}>{_esc(v)}</td>' for j, (h, v) in enumerate(zip(headers, r))) + '</tr>' for r in rows)
     return f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 def _card(value: str, label: str) -> str: return f'<div class="card"><b>{_esc(value)}</b><span>{_esc(label)}</span></div>'
 def _img(uri: str, alt: str) -> str: return f'<img src="{uri}" alt="{_esc(alt)}">'
 
 # %% ../nbs/clients/23_report.ipynb #e0de5829
+def _mistakes_table(mistakes: list[dict], cols: list[tuple[str, str]]) -> str:
+    "The mistakes as a table: `cols` as (heading, key), then the text and, when the model reads pairs, the second text; all but the first two columns left-aligned."
+    cols = cols + [('text', 'text')] + ([('text pair', 'text_pair')] if any('text_pair' in m for m in mistakes) else [])
+    cell = lambda k, v: _f(v) if k == 'confidence' else v
+    return html_table([h for h, _ in cols], [[cell(k, m[k]) for _, k in cols] for m in mistakes], tuple(range(2, len(cols))))
+
 def _labelled_body(s: dict, img: dict, mistakes: list[dict]) -> str:
     lvl = f"{100 * s['bootstrap']['level']:g}%"
     ci = lambda k: f"{lvl} CI {_f(s[k + '_ci'][0])}–{_f(s[k + '_ci'][1])}"
@@ -295,13 +323,14 @@ def _labelled_body(s: dict, img: dict, mistakes: list[dict]) -> str:
     cov = html_table(['answer when confidence ≥', 'rows answered', 'coverage', 'accuracy'], [[f"{r['threshold']:g}", r['n'], _pct(r['coverage']), _f(r['accuracy'])] for r in s['coverage']], ())
     lb = html_table(['length (words)', 'rows', 'accuracy'], [[r['words'], r['n'], _f(r['accuracy'])] for r in s['length_buckets']])
     counts = html_table(['label', 'gold', 'predicted'], [[k, s['gold_counts'][k], s['predicted_counts'][k]] for k in s['labels']])
-    mk = html_table(['row', 'confidence', 'gold', 'predicted', 'text'], [[m['row'], _f(m['confidence']), m['gold'], m['predicted'], m['text']] for m in mistakes], (2, 3, 4))
+    mk = _mistakes_table(mistakes, [('row', 'row'), ('confidence', 'confidence'), ('gold', 'gold'), ('predicted', 'predicted')])
+    lnote = '<p class="note">Length: the words of both texts.</p>' if s.get('text_pair_col') is not None else ''
     return (f'<div class="cards">{cards}</div>'
             f'<p class="note">Intervals: percentile bootstrap, {s["bootstrap"]["resamples"]:,} resamples of the rows (seed {s["bootstrap"]["seed"]}).</p>'
             f'<h2>Per class</h2>{pc}'
             f'<h2>Confusion matrix and calibration</h2><div class="figs">{_img(img["confusion"], "confusion matrix")}{_img(img["reliability"], "reliability diagram")}</div>'
             f'<h2>Accuracy against coverage</h2><div class="figs">{_img(img["coverage"], "accuracy against coverage")}<div>{cov}</div></div>'
-            f'<h2>Accuracy by text length</h2>{lb}'
+            f'<h2>Accuracy by text length</h2>{lnote}{lb}'
             f'<h2>Labels and confidence</h2><div class="figs"><div>{counts}</div>{_img(img["confidence"], "confidence histogram")}</div>'
             f'<h2>Most confident mistakes</h2>'
             f'<p class="note">The {len(mistakes)} wrong predictions with the highest confidence; row counts data rows from 1.</p>{mk}')
@@ -312,20 +341,177 @@ def _unlabelled_body(s: dict, img: dict) -> str:
     return (f'<div class="cards">{cards}</div><p class="note">No gold labels: the file has no label column, so this report shows predictions only.</p>'
             f'<h2>Predicted labels</h2>{counts}<h2>Confidence</h2>{_img(img["confidence"], "confidence histogram")}')
 
-def render_html(s: dict,                  # the summary, from `summarize`
-                images: dict[str, str],   # `data:` URIs of the plots: 'confidence', and for labelled data 'confusion', 'reliability', 'coverage'
-                mistakes: list[dict],     # the most confident mistakes, from `Tally.mistakes` (unused when unlabelled)
+def render_html(s: dict,                  # the summary, from `summarize` (or `summarize_sets` for a multi-label model)
+                images: dict[str, str],   # `data:` URIs of the plots: 'confidence', and for labelled data 'confusion', 'reliability', 'coverage'; label sets: see `_set_figures`
+                mistakes: list[dict],     # the most confident mistakes, from `Tally.mistakes` or `SetTally.mistakes` (unused when unlabelled)
                 data_name: str,           # name of the data file, shown in the title
                 artifact_name: str,       # name of the model artifact, shown in the heading
                ) -> str:
-    "The whole self-contained page for summary `s`, its plots (`data:` URIs) and the most confident mistakes."
-    kind = 'labelled' if s['labelled'] else 'unlabelled'
+    "The whole self-contained page for summary `s`, its plots (`data:` URIs) and the most confident mistakes; the label-set page for a multi-label summary."
+    kind = ('labelled' if s['labelled'] else 'unlabelled') + (', multi-label' if s.get('multi_label') else '') + (', text pairs' if s.get('text_pair_col') is not None else '')
     when = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
-    body = _labelled_body(s, images, mistakes) if s['labelled'] else _unlabelled_body(s, images)
+    if s.get('multi_label'): body = _sets_labelled_body(s, images, mistakes) if s['labelled'] else _sets_unlabelled_body(s, images)
+    else: body = _labelled_body(s, images, mistakes) if s['labelled'] else _unlabelled_body(s, images)
+    labels = f'labels {_esc(", ".join(s["labels"]))}' if len(s['labels']) <= 10 else f'{len(s["labels"])} labels'
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>nlp_lib report: {_esc(data_name)}</title><style>{_CSS}</style></head><body><main>'
             f'<h1>Batch report</h1><div class="meta">data <b>{_esc(data_name)}</b> · model <b>{_esc(artifact_name)}</b> · '
-            f'{s["n"]:,} rows, {kind} · labels {_esc(", ".join(s["labels"]))} · {when}</div>{body}</main></body></html>')
+            f'{s["n"]:,} rows, {kind} · {labels} · {when}</div>{body}</main></body></html>')
+
+# %% ../nbs/clients/23_report.ipynb #212da6aa
+def label_thresholds(proc: Processor,  # a multi-label processor
+                    ) -> np.ndarray:   # (C,) float64 in [0, 1], in class-id order
+    "Each label's threshold in a multi-label processor: the cutoffs of its `LabelSet` step, which decides the label sets."
+    step = next((t for t in proc.post if isinstance(t, LabelSet)), None)
+    if step is None: raise ValueError('this multi-label model has no LabelSet post-processing step, so no thresholds: its label sets are undefined')
+    return step.cutoffs
+
+# %% ../nbs/clients/23_report.ipynb #c1a6270a
+class LabelSetWriter(PredictionWriter):
+    "`PredictionWriter` for a multi-label model: the predicted set (`labels`, `scores`, `n_labels`), one probability per label; with gold sets `gold` and `exact_match`."
+    def fields(self) -> list[tuple[str, pa.DataType]]:
+        "The columns after the text(s): `labels` (joined by `;`, best first), `scores` (JSON), `n_labels`, one `prob_<name>` per label; with labels `gold` and `exact_match`."
+        f = [('labels', pa.string()), ('scores', pa.string()), ('n_labels', pa.int32())] + [(f'prob_{n}', pa.float32()) for n in self.names]
+        return f + ([('gold', pa.string()), ('exact_match', pa.bool_())] if self.labelled else [])
+
+    def columns(self, samples: Sequence[TextSample], probs: np.ndarray, gold) -> dict[str, list]:
+        "The values of `fields` for a chunk of results (with their label sets), their probabilities (N, C) and gold sets, multi-hot (N, C)."
+        sets = [[l.label for l in s.labels] for s in samples]
+        cols = {'labels': [';'.join(x) for x in sets], 'scores': [json.dumps({l.label: l.score for l in s.labels}, ensure_ascii=False) for s in samples],
+                'n_labels': [len(x) for x in sets], **{f'prob_{n}': probs[:, i].tolist() for i, n in enumerate(self.names)}}
+        if self.labelled:
+            gsets = [[self.names[j] for j in np.flatnonzero(row)] for row in np.asarray(gold)]
+            cols.update(gold=[';'.join(x) for x in gsets], exact_match=[set(a) == set(b) for a, b in zip(sets, gsets)])
+        return cols
+
+# %% ../nbs/clients/23_report.ipynb #b0c623cb
+class SetTally:
+    "`Tally` for a multi-label model: per row its probabilities and gold set (multi-hot); the `top_n` texts with the most confident wrong label decision in a bounded heap."
+    def __init__(self,
+                 labels: Labels,       # the model's label vocabulary
+                 thresholds,           # each label's threshold (C,), as `label_thresholds` gives them
+                 top_n: int = 20,      # how many mistakes to keep
+                 max_chars: int = 500, # keep at most this many characters of a mistake's text (and of its second text)
+                ):
+        self.labels, self.names, self.thresholds = labels, list(labels.names), np.asarray(thresholds, dtype=np.float64)
+        self.top_n, self.max_chars, self.n = top_n, max_chars, 0
+        self._probs, self._gold, self._heap = [], [], []
+
+    def add(self,
+            samples: Sequence[TextSample],   # predicted samples (text, text_pair, probs)
+            gold: np.ndarray | None = None,  # their gold sets, multi-hot (B, C); None: unlabelled (then for every chunk)
+           ):
+        "Record a chunk of result `samples` and, when labelled, their gold sets."
+        probs = np.stack([s.probs for s in samples])
+        self._probs.append(probs)
+        if gold is not None:
+            self._gold.append(g := np.asarray(gold) > 0)
+            pred = probs >= self.thresholds
+            err = np.where(pred & ~g, probs, np.where(g & ~pred, 1 - probs, -1.0))   # how sure each wrong decision was; -1: right
+            worst, conf = err.argmax(1), err.max(1)
+            wrong = np.flatnonzero(conf >= 0)
+            for i in wrong[np.argsort(-conf[wrong], kind='stable')[:self.top_n]]:     # ties: the earlier row first
+                kept = sorted(np.flatnonzero(pred[i]).tolist(), key=lambda j: -probs[i, j])
+                _offer(self._heap, self.top_n, (float(conf[i]), -(self.n + int(i)), *_clip(samples[i], self.max_chars), int(worst[i]),
+                                                tuple(np.flatnonzero(g[i]).tolist()), tuple((j, float(probs[i, j])) for j in kept)))
+        self.n += len(samples)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
+        "Probabilities (N, C) and gold sets as a bool multi-hot (N, C) (`None` when unlabelled), concatenated."
+        probs = np.concatenate(self._probs) if self._probs else np.zeros((0, len(self.names)), np.float32)
+        return probs, np.concatenate(self._gold) if self._gold else None
+
+    def mistakes(self) -> list[dict]:
+        "Most confident first: data row (from 1), the confidence of its worst wrong decision, that decision ('extra X': predicted, not gold; 'missed X'), the gold set, the predicted set with probabilities, text (and `text_pair`)."
+        n, out = self.names, []
+        for c, r, t, tp, w, gold, pred in sorted(self._heap, reverse=True):
+            out.append({'row': 1 - r, 'confidence': c, 'decision': f"{'extra' if w in dict(pred) else 'missed'} {n[w]}",
+                        'gold': ', '.join(n[j] for j in gold) or '(none)', 'predicted': ', '.join(f'{n[j]} {p:.2f}' for j, p in pred) or '(none)',
+                        'text': t, **({} if tp is None else {'text_pair': tp})})
+        return out
+
+# %% ../nbs/clients/23_report.ipynb #9f513bf8
+def _sizes(k: np.ndarray) -> dict[str, int]: return {str(i): int(c) for i, c in enumerate(np.bincount(k))}
+
+def summarize_sets(tally: SetTally,  # what was recorded while scoring with a multi-label model
+                  ) -> dict:
+    "The report's numbers for label sets from a `tally`, as JSON-able built-ins."
+    probs, gold = tally.arrays()
+    pred = probs >= tally.thresholds
+    s = {'n': tally.n, 'labelled': gold is not None, 'multi_label': True, 'labels': tally.names, 'thresholds': tally.thresholds.tolist(),
+         'predicted_counts': dict(zip(tally.names, pred.sum(0).tolist())), 'predicted_set_sizes': _sizes(pred.sum(1)),
+         'mean_predicted_set_size': float(pred.sum(1).mean())}
+    if gold is None: return s
+    return {**s, **multilabel_report(probs, gold, tally.names, tally.thresholds), 'gold_counts': dict(zip(tally.names, gold.sum(0).tolist())),
+            'gold_set_sizes': _sizes(gold.sum(1)), 'cooccurrence': cooccurrence(gold.astype(np.int64)).tolist()}
+
+# %% ../nbs/clients/23_report.ipynb #142e99ee
+def plot_label_sets(label_names: Sequence[str],  # display name of each label, in class-id order
+                    predicted,                  # predicted sets, multi-hot (N, C)
+                    gold=None,                  # gold sets, multi-hot (N, C); None: predicted only
+                   ) -> Figure:
+    "Two bar charts: texts per label and labels per text, predicted beside gold when gold sets are given."
+    names, series = list(label_names), [('predicted', np.asarray(predicted) > 0, 'tab:blue')]
+    if gold is not None: series.insert(0, ('gold', np.asarray(gold) > 0, 'tab:gray'))
+    sizes = np.arange(max(int(m.sum(1).max()) for _, m, _ in series) + 1)
+    fig = Figure(figsize=(10, max(3.5, 0.2 * len(names) + 1.3)), layout='constrained')
+    ax, sz = fig.subplots(1, 2, width_ratios=[3, 2])
+    h = 0.8 / len(series)
+    for k, (name, m, color) in enumerate(series):
+        off = (k - (len(series) - 1) / 2) * h
+        ax.barh(np.arange(len(names)) + off, m.sum(0), h, color=color, label=name)
+        sz.bar(sizes + off, np.bincount(m.sum(1), minlength=len(sizes)), h, color=color, label=name)
+    ax.set_yticks(range(len(names)), names, fontsize=8); ax.invert_yaxis()
+    ax.set(xlabel='texts', title='Texts per label'); ax.grid(axis='x', alpha=0.3)
+    sz.set(xticks=sizes[::-(-len(sizes) // 12)], xlabel='labels per text', ylabel='texts', title='Labels per text'); sz.grid(axis='y', alpha=0.3)
+    if gold is not None: sz.legend()
+    return fig
+
+# %% ../nbs/clients/23_report.ipynb #7889fd79
+def _set_sizes_table(s: dict) -> str:
+    "Texts per set size, gold beside predicted when there are gold sets."
+    gold, pred = s.get('gold_set_sizes'), s['predicted_set_sizes']
+    keys = sorted({*pred, *(gold or {})}, key=int)
+    return html_table(['labels per text'] + (['gold'] if gold else []) + ['predicted'],
+                      [[k] + ([gold.get(k, 0)] if gold else []) + [pred.get(k, 0)] for k in keys], ())
+
+def _sets_labelled_body(s: dict, img: dict, mistakes: list[dict]) -> str:
+    auc = 'macro ROC-AUC' + (f" ({s['roc_auc_left_out']} labels without both classes left out)" if s['roc_auc_left_out'] else '')
+    cards = ''.join(_card(_f(s[k]), name) for k, name in (('micro_f1', 'micro-F1'), ('macro_f1', 'macro-F1'), ('samples_f1', 'samples-F1'),
+                    ('jaccard_samples', 'Jaccard (per text)'), ('hamming_loss', 'Hamming loss'), ('subset_accuracy', 'subset accuracy (exact set)'), ('roc_auc_macro', auc)))
+    cards += _card(f"{s['n']:,}", 'rows') + _card(f"{s['cardinality_true']:.2f} → {s['cardinality_pred']:.2f}", 'labels per text: gold → predicted')
+    t = s['thresholds']
+    th = f'one threshold, {t[0]:g}, for every label' if len(set(t)) == 1 else "each label's own threshold, saved in the artifact"
+    pl = html_table(['label', 'precision', 'recall', 'F1', 'support', 'predicted', 'threshold', 'ROC-AUC'],
+                    [[k, _f(v['precision']), _f(v['recall']), _f(v['f1']), v['support'], s['predicted_counts'][k], _f(v['threshold']), _f(v['roc_auc'])]
+                     for k, v in s['per_label'].items()])
+    mk = _mistakes_table(mistakes, [('row', 'row'), ('confidence', 'confidence'), ('wrong decision', 'decision'), ('gold', 'gold'), ('predicted', 'predicted')])
+    none = '<p class="note">No gold set holds a label: nothing to draw.</p>'
+    pr = _img(img['pr_curves'], 'precision–recall curves') if 'pr_curves' in img else none
+    co = _img(img['cooccurrence'], 'gold label co-occurrence') if 'cooccurrence' in img else none
+    return (f'<div class="cards">{cards}</div>'
+            f'<p class="note">A label is predicted when its probability reaches its threshold: {th}. F1 is averaged over labels (macro), over every '
+            f'label decision (micro) and over texts (samples); subset accuracy counts the texts whose predicted set is exactly the gold one.</p>'
+            f'<h2>Per label</h2>{pl}'
+            f'<h2>Precision–recall by label</h2><p class="note">Each label\'s curve as its threshold moves; the dot is where the artifact\'s threshold puts it.</p>{pr}'
+            f'<h2>Labels that occur together (gold)</h2><p class="note">Cell (row, column): texts whose gold set holds both labels; on the diagonal, texts holding the label.</p>{co}'
+            f'<h2>Label counts and set sizes</h2><div class="figs">{_img(img["label_sets"], "texts per label and labels per text")}<div>{_set_sizes_table(s)}</div></div>'
+            f'<h2>Most confident mistakes</h2><p class="note">The {len(mistakes)} texts whose worst wrong decision was the most confident: a label predicted '
+            f'but not gold counts with its probability, a gold label missed with one minus it. Row counts data rows from 1.</p>{mk}')
+
+def _sets_unlabelled_body(s: dict, img: dict) -> str:
+    cards = _card(f"{s['n']:,}", 'rows') + _card(f"{s['mean_predicted_set_size']:.2f}", 'labels per text') + _card(f"{s['predicted_set_sizes'].get('0', 0):,}", 'texts with no label')
+    counts = html_table(['label', 'predicted', 'share of texts'], [[k, v, _pct(v / s['n'])] for k, v in s['predicted_counts'].items()])
+    return (f'<div class="cards">{cards}</div><p class="note">No gold labels: the file has no label column, so this report shows predictions only.</p>'
+            f'<h2>Predicted labels</h2><div class="figs">{_img(img["label_sets"], "texts per label and labels per text")}</div>{counts}'
+            f'<h2>Labels per text</h2>{_set_sizes_table(s)}')
+
+def _set_figures(s: dict, probs: np.ndarray, gold: np.ndarray | None) -> dict[str, str]:
+    t = np.asarray(s['thresholds'])
+    img = {'label_sets': png_uri(plot_label_sets(s['labels'], probs >= t, gold))}
+    if gold is None or not gold.any(): return img
+    y = gold.astype(np.int64)
+    return {**img, 'pr_curves': png_uri(plot_pr_curves(probs, y, s['labels'], t)), 'cooccurrence': png_uri(plot_cooccurrence(y, s['labels']))}
 
 # %% ../nbs/clients/23_report.ipynb #0ec2f2a9
 def _figures(s: dict, probs: np.ndarray, gold: np.ndarray | None) -> dict[str, str]:
@@ -347,6 +533,15 @@ def _progress(progress: bool, total: int | None = None):
     from tqdm.auto import tqdm
     return tqdm(total=total, unit=' rows', desc='report', disable=not progress, mininterval=0.5 if sys.stderr.isatty() else 30, file=sys.stderr)
 
+def _check_task(proc: Processor, artifact, text_pair_col, label_delim, label_cols):
+    "One line, before any row is read, when the columns do not fit the model: pairs for a single-text model or the reverse, label sets for a single-label one."
+    if proc.pair and text_pair_col is None:
+        raise DataError(f'{artifact}: the model classifies text pairs: name the column of the second text (text_pair_col; --text-pair-col on the command line)')
+    if not proc.pair and text_pair_col is not None:
+        raise DataError(f'{artifact}: the model classifies single texts, but a second-text column was given (text_pair_col={text_pair_col!r})')
+    if not proc.multi_label and (label_delim is not None or label_cols):
+        raise DataError(f'{artifact}: the model is single-label; label_delim and label_cols (--label-delim, --label-cols) read label sets, for a multi-label model')
+
 def write_report(artifact,                           # a saved processor, as `Processor.load` takes it
                  data,                               # the TSV, CSV, JSONL or Parquet file to score
                  out,                                # output directory, created if missing; its report files are overwritten
@@ -359,30 +554,40 @@ def write_report(artifact,                           # a saved processor, as `Pr
                  progress: bool = True,              # show a progress bar on stderr
                  bad_rows: str = 'fail',             # 'fail': raise `DataError` at the first bad row; 'skip': skip and count them
                  top_n: int = 20,                    # how many of the most confident mistakes to list
-                 n_boot: int = 1000,                 # bootstrap resamples for the confidence intervals
+                 n_boot: int = 1000,                 # bootstrap resamples for the confidence intervals (single-label)
                  seed: int = 0,                      # random seed of the bootstrap
+                 text_pair_col: str | int | None = None,  # a text-pair model: the column of the second text (required for one, refused otherwise)
+                 label_delim: str | None = None,     # a multi-label model: the label column holds label sets joined by this, e.g. ','
+                 label_cols: Sequence[str | int] | None = None,  # a multi-label model: one 0/1 indicator column per label instead of a label column
                 ) -> dict:
     "Score `data` with the saved model `artifact`, streaming; write predictions (CSV, Parquet), `summary.json` and `report.html` to `out`; return the summary with `paths`."
     t0, data, out = time.perf_counter(), Path(data), Path(out)
     proc = Processor.load(artifact)
-    text_col, label_col = report_columns(data, text_col, label_col, header, format)
-    bad = BadRows()
-    rows = iter_table(data, text_col, label_col, format, header, bad_rows, bad)
+    _check_task(proc, artifact, text_pair_col, label_delim, label_cols)
+    text_col, label_col = report_columns(data, text_col, label_col, header, format, label_cols)
+    bad, labelled, multi = BadRows(), label_col is not None or bool(label_cols), proc.multi_label
+    rows = iter_table(data, text_col, label_col, format, header, bad_rows, bad, pair_col=text_pair_col,
+                      label_delim=label_delim, label_cols=list(label_cols) if label_cols else None, multi_label=multi)
     out.mkdir(parents=True, exist_ok=True)
     paths = {k: out / f for k, f in (('predictions_csv', 'predictions.csv'), ('predictions_parquet', 'predictions.parquet'),
                                     ('summary_json', 'summary.json'), ('report_html', 'report.html'))}
-    tally = Tally(proc.labels, top_n)
-    with PredictionWriter(paths['predictions_csv'], paths['predictions_parquet'], proc.labels, label_col is not None) as w, \
+    if multi: Writer, tally, encode = LabelSetWriter, SetTally(proc.labels, label_thresholds(proc), top_n), lambda raw: multi_hot(proc.labels.encode_sets(raw), len(proc.labels))
+    else: Writer, tally, encode = PredictionWriter, Tally(proc.labels, top_n), proc.labels.encode
+    hint = '; if the label column holds label sets joined by a delimiter, give it (label_delim, --label-delim)' if multi and label_delim is None and not label_cols else ''
+    with Writer(paths['predictions_csv'], paths['predictions_parquet'], proc.labels, labelled, proc.pair) as w, \
          _progress(progress, _count_rows(data, table_format(data, format), header) if progress else None) as bar:
         for samples, raw in scored_chunks(proc, rows, batch_size, chunk_size):
-            try: gold = None if label_col is None else proc.labels.encode(raw)
-            except LabelError as e: raise LabelError(f'{data}: {e}') from None
+            try: gold = encode(raw) if labelled else None
+            except LabelError as e: raise LabelError(f'{data}: {e}{hint}') from None
             tally.add(samples, gold); w.write(samples, gold); bar.update(len(samples))
     if not tally.n: raise DataError(f'{data}: no usable rows ({bad})')
-    s = summarize(tally, n_boot, seed)
+    s = summarize_sets(tally) if multi else summarize(tally, n_boot, seed)
     s.update(data=data.name, artifact=Path(artifact).name, text_col=text_col, label_col=label_col, bad_rows=dict(bad.counts))
-    probs, gold, _, _ = tally.arrays()
-    page = render_html(s, _figures(s, probs, gold), tally.mistakes(), data.name, Path(artifact).name)
+    if proc.pair: s['text_pair_col'] = text_pair_col
+    if multi: s.update(label_delim=label_delim, label_cols=list(label_cols) if label_cols else None)
+    probs, gold = tally.arrays()[:2]
+    images = _set_figures(s, probs, gold) if multi else _figures(s, probs, gold)
+    page = render_html(s, images, tally.mistakes(), data.name, Path(artifact).name)
     paths['report_html'].write_text(page, encoding='utf-8')
     s['seconds'] = round(time.perf_counter() - t0, 2)
     paths['summary_json'].write_text(json.dumps(s, indent=2, ensure_ascii=False), encoding='utf-8')

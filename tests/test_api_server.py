@@ -23,6 +23,44 @@ def small_artifact(tmp_path_factory):
     return proc, proc.save(tmp_path_factory.mktemp('serve') / 'artifact')
 
 
+def mrpc_rows(n: int = 300) -> list[list[str]]:
+    "The first `n` rows of MRPC's training file (BOM, CRLF): Quality, #1 ID, #2 ID, #1 String, #2 String."
+    from nlp_lib.datasets import data_dir
+    lines = (data_dir('mrpc') / 'train.tsv').read_text(encoding='utf-8-sig').splitlines()
+    assert lines[0].split('\t') == ['Quality', '#1 ID', '#2 ID', '#1 String', '#2 String'], lines[0]
+    return [l.split('\t') for l in lines[1:n + 1]]
+
+
+def goemotions_rows(n: int = 300) -> tuple[list[list[str]], list[str]]:
+    "The first `n` rows of GoEmotions' training file (no header: text, comma-separated label ids, comment id), and the label names."
+    from nlp_lib.datasets import data_dir
+    d = data_dir('goemotions')
+    rows = [l.split('\t') for l in (d / 'train.tsv').read_text(encoding='utf-8').splitlines()[:n]]
+    return rows, (d / 'labels.txt').read_text(encoding='utf-8').splitlines()
+
+
+@pytest.fixture(scope='module')
+def pair_artifact(tmp_path_factory):
+    "An untrained text-pair processor (MRPC paraphrase pairs), saved; and its rows."
+    from nlp_lib.inference.processor import Processor
+    rows = mrpc_rows()
+    proc = Processor.from_corpus([r[3] for r in rows], [r[0] for r in rows], 'nlp_lib.SWEM.v1', {'emb_dim': 16, 'hidden': 0}, seed=1,
+                                 pairs=[r[4] for r in rows], label_names=['different', 'paraphrase'])
+    return proc, proc.save(tmp_path_factory.mktemp('serve-pairs') / 'artifact'), rows
+
+
+@pytest.fixture(scope='module')
+def multilabel_artifact(tmp_path_factory):
+    "An untrained multi-label processor (GoEmotions label sets, emotions as display names), saved; and its rows."
+    from nlp_lib.inference.labels import Labels
+    from nlp_lib.inference.processor import Processor
+    rows, emotions = goemotions_rows()
+    sets = [r[1].split(',') if r[1] else [] for r in rows]
+    proc = Processor.from_corpus([r[0] for r in rows], sets, 'nlp_lib.SWEM.v1', {'emb_dim': 16, 'hidden': 0}, seed=1,
+                                 label_names=[emotions[int(i)] for i in Labels.from_sets(sets).raw])
+    return proc, proc.save(tmp_path_factory.mktemp('serve-multi') / 'artifact'), rows
+
+
 class Server:
     "`nlp_lib serve` in a child process; its log is read as it comes (`lines`: time, line); `stop()` sends SIGTERM and returns the exit status and the log."
     def __init__(self, artifact, *flags, env=None):
@@ -88,6 +126,8 @@ def test_real_server_answers_over_http(small_artifact):
         assert [p['label'] for p in r.json()['predictions']] == [x.label for x in proc.predict(texts)]
         assert httpx.get(s.url + '/health').json() == {'status': 'ok'}
         assert httpx.get(s.url + '/model').json()['labels']['names'] == ['negative', 'positive']
+        assert r.json()['predictions'][0]['labels'] is None          # a single-label model: no label set
+        assert httpx.get(s.url + '/model').json()['task'] == {'multi_label': False, 'pair': False}
         r = httpx.post(s.url + '/predict', content=b'{"text": ', headers={'content-type': 'application/json'})
         assert r.status_code == 422 and r.json()['error'] == 'invalid JSON'
         r = httpx.post(s.url + '/predict', json={'texts': ['a'] * 257})
@@ -98,6 +138,72 @@ def test_real_server_answers_over_http(small_artifact):
     finally:
         code, log = s.stop()
     assert code in (0, -signal.SIGTERM) and 'Application shutdown complete' in log, log
+    assert 'Traceback' not in log, log
+
+
+
+def test_a_pair_model_over_http(pair_artifact):
+    "A text-pair artifact: one pair and a list of pairs answer as the processor does; single texts get a 422 naming the field."
+    proc, art, rows = pair_artifact
+    s = Server(art, '--max-chars', '400', '--max-texts', '8').wait_ready()
+    try:
+        a, b = rows[0][3], rows[0][4]
+        r = httpx.post(s.url + '/predict', json={'text': a, 'text_pair': b})
+        assert r.status_code == 200, r.text
+        p = r.json()['predictions'][0]
+        assert (p['label'], p['labels']) == (proc((a, b)).label, None) and abs(p['score'] - proc((a, b)).score) < 1e-6
+        pairs = [(x[3], x[4]) for x in rows[:8]]
+        r = httpx.post(s.url + '/predict', json={'pairs': [{'text': x, 'text_pair': y} for x, y in pairs]})
+        assert [q['label'] for q in r.json()['predictions']] == [x.label for x in proc.predict(pairs)]
+        assert httpx.post(s.url + '/predict', json={'text': a, 'text_pair': b, 'debug': True}).json()['samples'][0]['text_pair'] == b
+
+        for body, field in [({'text': a}, 'text_pair'), ({'texts': [a, b]}, 'texts')]:
+            r = httpx.post(s.url + '/predict', json=body)
+            err = r.json()
+            assert r.status_code == 422 and err['error'].startswith(f'{field}: this model classifies text pairs'), err
+            assert 'text_pair' in err['error'] and err['detail'][0]['loc'] == ['body', field], err
+        r = httpx.post(s.url + '/predict', json={'text': a, 'text_pair': 'x' * 401})
+        assert r.status_code == 413 and r.json()['limit'] == 'max_chars' and r.json()['error'].startswith('text_pair has 401 characters'), r.text
+        r = httpx.post(s.url + '/predict', json={'pairs': [{'text': a, 'text_pair': b}] * 9})
+        assert r.status_code == 413 and r.json()['limit'] == 'max_texts', r.text
+
+        info = httpx.get(s.url + '/model').json()
+        assert (info['task'], info['thresholds']) == ({'multi_label': False, 'pair': True}, None)
+        req = httpx.get(s.url + '/openapi.json').json()['components']['schemas']['PredictRequest']
+        assert set(req['properties']) == {'text', 'text_pair', 'pairs', 'debug'}, req['properties']
+        assert req['properties']['text_pair']['maxLength'] == 400 and req['properties']['pairs']['maxItems'] == 8
+    finally:
+        code, log = s.stop()
+    assert 'Traceback' not in log, log
+
+
+def test_a_multi_label_model_over_http(multilabel_artifact):
+    "A multi-label artifact: every prediction carries its label set with scores, at the thresholds `/model` lists; a pair gets a 422."
+    proc, art, rows = multilabel_artifact
+    s = Server(art).wait_ready()
+    try:
+        info = httpx.get(s.url + '/model').json()
+        assert info['task'] == {'multi_label': True, 'pair': False}
+        assert info['thresholds'] == dict.fromkeys(proc.labels.names, 0.5)
+        texts = [r[0] for r in rows[:16]]
+        got = httpx.post(s.url + '/predict', json={'texts': texts}).json()['predictions']
+        for g, e in zip(got, proc.predict(texts), strict=True):
+            assert [x['label'] for x in g['labels']] == [x.label for x in e.labels]
+            assert all(abs(x['score'] - y.score) < 1e-6 for x, y in zip(g['labels'], e.labels))
+            assert {x['label'] for x in g['labels']} == {k for k, v in g['probs'].items() if v >= info['thresholds'][k]}
+            scores = [x['score'] for x in g['labels']]
+            assert scores == sorted(scores, reverse=True)
+            assert (g['label'], g['score']) == (g['top_k'][0]['label'], g['top_k'][0]['score'])
+        assert any(g['labels'] for g in got)                          # an untrained model at 0.5: some labels pass
+        r = httpx.post(s.url + '/predict', json={'text': 'so happy', 'text_pair': 'me too'})
+        assert r.status_code == 422 and r.json()['error'] == 'text_pair: this model classifies single texts: leave out text_pair', r.text
+        r = httpx.post(s.url + '/predict', json={'pairs': [{'text': 'so happy', 'text_pair': 'me too'}]})
+        assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'pairs'], r.text
+        schemas = httpx.get(s.url + '/openapi.json').json()['components']['schemas']
+        assert set(schemas['PredictRequest']['properties']) == {'text', 'texts', 'debug'}
+        assert 'every label at or above its threshold' in schemas['Prediction']['properties']['labels']['description']
+    finally:
+        code, log = s.stop()
     assert 'Traceback' not in log, log
 
 

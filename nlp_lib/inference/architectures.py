@@ -238,6 +238,7 @@ def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(
 class EnsembleParams(ArchParams):
     "Members of `nlp_lib.Ensemble.v1`: each an architecture name with its own parameters."
     members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1, max_length=16)  # 1 to 16; default: two BiGRUs
+    multi_label: bool = False   # the members give sigmoid outputs (label sets): the ensemble averages sigmoids, not softmaxes; set from the data
     @field_validator('members')
     @classmethod
     def _known(cls, v):
@@ -257,14 +258,15 @@ class _EnsembleEncoder(nn.Module):
 
 class _EnsembleHead(nn.Module):
     "Each member's head on its own slice of the features: stacked logits in training, log mean probability in evaluation."
-    def __init__(self, heads, sizes):
+    def __init__(self, heads, sizes, multi_label: bool = False):
         super().__init__()
-        self.members, self.sizes = nn.ModuleList(heads), list(sizes)
+        self.members, self.sizes, self.multi_label = nn.ModuleList(heads), list(sizes), multi_label
         self.in_features = sum(self.sizes)
     def member_logits(self, feats): return torch.stack([h(f) for h, f in zip(self.members, feats.split(self.sizes, 1))])
     def forward(self, feats):
         logits = self.member_logits(feats)
         if self.training: return logits                      # (M, B, C): one loss per member
+        if self.multi_label: return torch.logit(torch.sigmoid(logits.float()).mean(0), eps=1e-7)   # sigmoid of it: the mean probability per label
         return torch.logsumexp(F.log_softmax(logits.float(), -1), 0) - math.log(len(self.members))
 
 @architectures.register('nlp_lib.Ensemble.v1')
@@ -277,7 +279,7 @@ class Ensemble(TextClassifier):
         super().__init__(p)
         members = [build_model(m.name, vocab_size=p.vocab_size, n_classes=p.n_classes, pad_id=p.pad_id, **m.params) for m in p.members]
         self.encoder = _EnsembleEncoder([m.encoder for m in members])
-        self.head = _EnsembleHead([m.head for m in members], [m.head.in_features for m in members])
+        self.head = _EnsembleHead([m.head for m in members], [m.head.in_features for m in members], p.multi_label)
         self.member_models = members   # a plain list: the same modules, viewed as whole classifiers, so each can be trained alone
 
 # %% ../../nbs/inference/05_architectures.ipynb #a6c8df02

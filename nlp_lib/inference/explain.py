@@ -17,19 +17,26 @@ from .processor import Processor
 __all__ = ['token_positions', 'TokenImportance', 'Explanation', 'tokens_of', 'occluded', 'explain']
 
 # %% ../../nbs/inference/08_explain.ipynb #8a26074a
+def _cut_single(t: Truncate, pos: np.ndarray) -> np.ndarray:
+    "`t.cut` of positions that are not ids: a pair step's `sep_id` must not be looked for among them."
+    return t.model_copy(update={'sep_id': None}).cut(pos)
+
 def _numericalize(proc: Processor) -> Numericalize:
     num = next((t for t in proc.pre if isinstance(t, Numericalize)), None)
     if num is None: raise ValueError('the processor has no Numericalize step: tokens cannot be matched to ids')
     return num
 
-def token_positions(proc: Processor,  # a processor with a `Numericalize` step
-                    n_tokens: int,     # number of tokens the tokenizer produced for the text
-                   ) -> np.ndarray:    # int64 token indices, one per model input id
+def token_positions(proc: Processor,           # a processor with a `Numericalize` step
+                    n_tokens: int,              # number of tokens the tokenizer produced for the text (for a pair: both texts and the separator)
+                    sep_pos: int | None = None, # a pair's separator position among the tokens; None: a single text
+                   ) -> np.ndarray:             # int64 token indices, one per model input id
     "For each model input id of a text of `n_tokens` tokens, the index of the token it came from (the processor's truncation applied to positions)."
     steps = proc.pre[proc.pre.index(_numericalize(proc)) + 1:]
     pos = np.arange(n_tokens, dtype=np.int64)
     for t in steps:
-        if isinstance(t, Truncate): pos = t.cut(pos)
+        if isinstance(t, Truncate):
+            pos = t.cut(pos, sep_pos=sep_pos) if sep_pos is not None else _cut_single(t, pos)
+            if sep_pos is not None: sep_pos = int(np.flatnonzero(pos == sep_pos)[0])
         elif 'input_ids' in t.writes: raise ValueError(f'{type(t).__name__} changes the ids after Numericalize: tokens cannot be matched to ids')
     return pos
 
@@ -38,6 +45,7 @@ class TokenImportance(BaseModel):
     "One token of the pre-processed text and how much masking it lowers the predicted class's probability."
     token: str                      # the tokenizer's output
     position: int                   # index in the token list
+    segment: int = 0                # 0: the text; 1: a pair's second text (the separator belongs to the first)
     id: int | None = None           # the model input id; None when truncation dropped the token
     unknown: bool = False           # the id is the unknown id (the vocabulary does not know the token)
     truncated: bool = False         # dropped by truncation: the model never saw it
@@ -52,6 +60,7 @@ class Explanation(BaseModel):
     method: Literal['occlusion'] = 'occlusion'  # how the importances were computed
     mask_id: int                    # the id that replaced each token
     tokens: list[TokenImportance]   # every token of the pre-processed text, in order (truncated ones included)
+    text_pair: str | None = None    # a pair's second text (its tokens follow the separator token, which is never masked)
 
 # %% ../../nbs/inference/08_explain.ipynb #4bb1121c
 def tokens_of(proc: Processor,  # the processor that pre-processed `s`
@@ -59,11 +68,14 @@ def tokens_of(proc: Processor,  # the processor that pre-processed `s`
              ) -> list[TokenImportance]:
     "Every token of the pre-processed sample `s` with its model id, marked unknown or truncated (importance not set)."
     num, tokens = _numericalize(proc), list(s.tokens or [])
-    pos = token_positions(proc, len(tokens))
+    sep = next((t.sep_token for t in proc.pre if getattr(t, 'pair', False)), None)
+    sep_pos = tokens.index(sep) if sep is not None and s.text_pair is not None and sep in tokens else None
+    pos = token_positions(proc, len(tokens), sep_pos)
     if s.input_ids is None or len(pos) != len(s.input_ids):
         raise ValueError(f'{len(tokens)} tokens but {None if s.input_ids is None else len(s.input_ids)} ids: tokens cannot be matched to ids')
-    out = [TokenImportance(token=t, position=i, truncated=True) for i, t in enumerate(tokens)]
-    for p, x in zip(pos.tolist(), s.input_ids.tolist()): out[p] = TokenImportance(token=tokens[p], position=p, id=x, unknown=x == num.unk_id)
+    seg = lambda i: int(sep_pos is not None and i > sep_pos)
+    out = [TokenImportance(token=t, position=i, truncated=True, segment=seg(i)) for i, t in enumerate(tokens)]
+    for p, x in zip(pos.tolist(), s.input_ids.tolist()): out[p] = TokenImportance(token=tokens[p], position=p, id=x, unknown=x == num.unk_id, segment=seg(p))
     return out
 
 # %% ../../nbs/inference/08_explain.ipynb #61883141
@@ -79,14 +91,17 @@ def occluded(ids: np.ndarray,  # 1-D model input ids of one text
 
 # %% ../../nbs/inference/08_explain.ipynb #62f17d9f
 def explain(proc: Processor,                # the processor whose prediction is explained
-            text: str,                      # one raw text
+            text,                           # one raw text (str), or a `(text, text_pair)` tuple for a pair processor
             batch_size: int | None = None,  # variants per model call; None: all of them (full text plus one per masked id) at once
            ) -> Explanation:
     "Token importances of `text` by occlusion; the variants run through the model in one batch (or in batches of `batch_size`)."
-    if not isinstance(text, str): raise TypeError(f'expected a text (str), got {type(text).__name__}')
+    pair = isinstance(text, tuple) and len(text) == 2 and all(isinstance(x, str) for x in text)
+    if not isinstance(text, str) and not pair: raise TypeError(f'expected a text (str) or a (text, text_pair) tuple, got {type(text).__name__}')
+    proc._check_shape([text])
     s = proc.preprocess([text], debug=True)[0]
-    toks, mask_id = tokens_of(proc, s), _numericalize(proc).mask_id
-    todo = np.flatnonzero(s.input_ids != mask_id)          # an id that is already the mask id has nothing to take away
+    num = _numericalize(proc)
+    toks, mask_id = tokens_of(proc, s), num.mask_id
+    todo = np.flatnonzero((s.input_ids != mask_id) & (s.input_ids != (num.sep_id if num.sep_id is not None else -1)))   # the mask id has nothing to take away; the separator stays
     variants = occluded(s.input_ids, todo, mask_id)
     cols = proc._post_columns(proc._logits(variants, batch_size or len(variants)))
     k = int(cols['label_id'][0]) if cols.get('label_id') is not None else int(np.argmax(cols['probs'][0]))
@@ -95,4 +110,4 @@ def explain(proc: Processor,                # the processor whose prediction is 
     seen = [t for t in toks if not t.truncated]            # in the order of the ids
     for t, v in zip(seen, imp): t.importance = float(v)
     label = cols['label'][0] if 'label' in cols else proc.labels.names[k]
-    return Explanation(text=text, label=label, label_id=k, score=float(p[0]), mask_id=mask_id, tokens=toks)
+    return Explanation(text=s.text, text_pair=s.text_pair, label=label, label_id=k, score=float(p[0]), mask_id=mask_id, tokens=toks)

@@ -137,6 +137,7 @@ def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` name
                     num: Numericalize,   # the fitted `Numericalize` step: vocabulary size, padding and special ids
                     n_classes: int,      # number of labels (model outputs)
                     pair: bool = False,  # text pairs: a word-level architecture is wrapped in `nlp_lib.Pair.v1`; the encoder gets its separator id
+                    multi_label: bool = False,  # label sets: an ensemble averages its members' sigmoids
                    ) -> TextClassifier:
     "The configured architecture sized from the data, its word embeddings initialised from `architecture.word_vectors` unless null; or the `architecture.pretrained` encoder with a new head."
     a = cfg.architecture
@@ -145,7 +146,7 @@ def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` name
         return load_pretrained(build_model(a.name, **{**encoder_config(d), **a.params, **({'sep_id': num.sep_id} if pair else {}), 'n_classes': n_classes}), d)
     sizes = dict(vocab_size=len(num.vocab), n_classes=n_classes, pad_id=num.pad_id)
     if pair: model = build_model('nlp_lib.Pair.v1', **sizes, sep_id=num.sep_id, base={'name': a.name, 'params': a.params})
-    else: model = build_model(a.name, **sizes, **a.params)
+    else: model = build_model(a.name, **sizes, **a.params, **({'multi_label': True} if multi_label and issubclass(architectures.get(a.name), Ensemble) else {}))
     if a.word_vectors: init_embeddings(model, num.vocab, a.word_vectors, n_special=num.n_special)
     return model
 
@@ -290,14 +291,14 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
     pair = data.train_pairs is not None
     if cfg.distill.teacher and (pair or data.labels.multi_label):
         raise ValueError('distill.teacher: distillation trains single-text, single-label students; unset it for text pairs or label sets')
-    if (data.labels.multi_label or pair) and issubclass(architectures.get(cfg.architecture.name), Ensemble):
-        raise ValueError(f'architecture.name: {cfg.architecture.name} averages softmax probabilities of single texts; for label sets or text pairs name one architecture')
+    if pair and issubclass(architectures.get(cfg.architecture.name), Ensemble):
+        raise ValueError(f'architecture.name: {cfg.architecture.name} reads single texts; for text pairs name one word-level architecture (it is wrapped in nlp_lib.Pair.v1)')
     pre, train_samples, valid_samples = preprocess_data(cfg, data)
     tt = time.perf_counter()
     if cfg.distill.teacher: train_samples = teacher_samples(cfg, data, pre, train_samples, run, progress)
     t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
     num = numericalizer(pre)
-    model = build_run_model(cfg, num, len(data.labels), pair)
+    model = build_run_model(cfg, num, len(data.labels), pair, data.labels.multi_label)
     trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume)
     timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(tt - t0, 2),
                **({'teacher_seconds': round(t1 - tt, 2)} if cfg.distill.teacher else {})}

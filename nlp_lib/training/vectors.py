@@ -56,9 +56,11 @@ def word_vectors(vocab: Sequence[str],             # the vocabulary, in id order
     tok, table = _piece_table(vectors_dir(source))
     if dim > table.shape[1]: raise ValueError(f'the pre-trained vectors have {table.shape[1]} dimensions; the model asks for {dim}')
     rows = torch.zeros(len(vocab), table.shape[1])
-    for i, w in enumerate(vocab[n_special:], n_special):
-        ids = tok.encode(w, add_special_tokens=False).ids
-        if ids: rows[i] = table[ids].mean(0)
+    encs = tok.encode_batch(list(vocab[n_special:]), add_special_tokens=False)     # every word's pieces in one call
+    lens = torch.tensor([len(e.ids) for e in encs], dtype=torch.long)
+    flat = torch.tensor([i for e in encs for i in e.ids], dtype=torch.long)
+    sums = torch.zeros(len(encs), table.shape[1]).index_add_(0, torch.repeat_interleave(torch.arange(len(encs)), lens), table[flat])
+    rows[n_special:] = sums / lens.clamp(min=1)[:, None]          # the mean of each word's piece vectors; a word without pieces stays zero
     words = rows[n_special:]
     words -= words.mean(0)
     if dim < table.shape[1]:
