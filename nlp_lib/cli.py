@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument('--no-header', action='store_true', help='the first line is data, not column names (TSV, CSV)')
     e.add_argument('--text-pair-col', type=_column, help='a text-pair model: the column of the second text')
     e.add_argument('--label-delim', help="a multi-label model: the label column holds label sets joined by this, e.g. ','")
+    e.add_argument('--label-cols', type=lambda v: [_column(c) for c in v.split(',') if c.strip()],
+                   help='a multi-label model: one 0/1 indicator column per label, comma-separated (names, or positions from 0); the column names are the labels')
     e.add_argument('--json', action='store_true', help='print the full report as JSON')
     d = sub.add_parser('predict', help='classify texts (or text pairs) with a saved model',
                        description='Classify texts given as arguments or one per line in --file (- for stdin). A text-pair model takes each pair '
@@ -143,7 +145,7 @@ def _cmd_evaluate(a) -> int:
     header = not a.no_header
     text_col = a.text_col if a.text_col is not None else 'sentence' if header else 0
     label_col = a.label_col if a.label_col is not None else 'label' if header else 1
-    rep = run.evaluate(a.artifact, a.data, text_col, label_col, header=header, text_pair_col=a.text_pair_col, label_delim=a.label_delim)
+    rep = run.evaluate(a.artifact, a.data, text_col, label_col, header=header, text_pair_col=a.text_pair_col, label_delim=a.label_delim, label_cols=a.label_cols)
     if a.json: print(json.dumps(rep, indent=2)); return 0
     if 'per_label' in rep: return _multilabel_summary(rep)
     print(f"n={rep['n']}  accuracy {rep['accuracy']:.4f}  macro-F1 {rep['macro_f1']:.4f}  ECE {rep['ece']:.4f}")
