@@ -28,12 +28,15 @@ from encoder import recipe
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / '.bench-cache'
 
-PRELUDE = '''
+COMMON = '''
 import json, resource, time, warnings
 warnings.filterwarnings('ignore')
 import numpy as np
 def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 from nlp_lib.datasets import data_dir
+'''
+
+PRELUDE = COMMON + '''
 D = data_dir('goemotions')
 def read(name):
     rows = [l.rstrip('\\n').split('\\t') for l in open(D / name, encoding='utf-8')]

@@ -24,16 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sst2 import _child
 from encoder import recipe
+from multilabel import COMMON
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / '.bench-cache'
 
-PRELUDE = '''
-import json, resource, time, warnings
-warnings.filterwarnings('ignore')
-import numpy as np
-def peak_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-from nlp_lib.datasets import data_dir
+PRELUDE = COMMON + '''
 D = data_dir('mrpc')
 def read(name):
     with open(D / name, encoding='utf-8-sig', newline='') as f: rows = [l.rstrip('\\r\\n').split('\\t') for l in f][1:]
