@@ -241,7 +241,10 @@ def _cmd_predict(a) -> int:
 def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.g. `['predict', 'model/', 'a fine film']`; None: `sys.argv[1:]`
         ) -> int:                            # exit status: 0 on success, 2 on an error reported in one line
     "Entry point of the `nlp_lib` console script."
-    a = _parser().parse_args(argv)
+    p = _parser()
+    a, extra = p.parse_known_args(argv)
+    if extra and a.command == 'predict' and not any(x.startswith('-') for x in extra): a.texts += extra   # texts after an option: `predict ART --json "text"`
+    elif extra: p.error(f'unrecognized arguments: {" ".join(extra)}')
     from nlp_lib.inference.artifact import ArtifactError
     cmds = {'train': _cmd_train, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report}
     try: return cmds[a.command](a)
