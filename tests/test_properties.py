@@ -264,7 +264,7 @@ def test_one_megabyte_text(proc, chunk):
 def test_non_text_input_is_a_type_error(proc, x):
     "The documented TypeError: `proc(x)` names the type; in a list, `predict` names the position."
     ran('test_non_text_input_is_a_type_error')
-    with pytest.raises(TypeError, match=rf'expected text \(str\) or TextSample, got {type(x).__name__}'): proc(x)
+    with pytest.raises(TypeError, match=rf'expected text \(str\), a \(text, text_pair\) tuple or a TextSample, got {type(x).__name__}'): proc(x)
     with pytest.raises(TypeError, match=rf'at position 1, got {type(x).__name__}'): proc.predict(['fine', x])
     with pytest.raises(TypeError, match='expects a TextSample'): Normalize()(x)
 
