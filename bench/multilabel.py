@@ -89,13 +89,17 @@ def _row(name, m, train_s, speed):
     return (f"| {name:<52} | {m['macro_f1']:>8.3f} | {m['micro_f1']:>8.3f} | {m['samples_f1']:>10.3f} | {auc:>7} | "
             f"{train_s:>8.0f} | {speed:>8,.0f} |")
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--only', choices=['tfidf', *RECIPES], action='append')
+def bench_args(doc: str, rows: list[str]):
+    "The options both label-set and pair benches take: which rows (`--only`), extra overrides for nlp_lib's rows, a JSON copy."
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--only', choices=rows, action='append')
     ap.add_argument('--set', action='append', default=[], help='extra config override for the nlp_lib rows, e.g. trainer.epochs=3')
     ap.add_argument('--json', help='also write the results here')
     a = ap.parse_args()
-    todo = a.only or ['tfidf', *RECIPES]
+    return a, a.only or rows
+
+def main():
+    a, todo = bench_args(__doc__, ['tfidf', *RECIPES])
     rows = {}
     CACHE.mkdir(exist_ok=True)
     runs = str(CACHE / 'multilabel-runs')

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sst2 import _child
 from encoder import recipe
-from multilabel import COMMON
+from multilabel import COMMON, bench_args
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / '.bench-cache'
@@ -81,12 +81,7 @@ RECIPES = {
 }
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--only', choices=['tfidf', *RECIPES], action='append')
-    ap.add_argument('--set', action='append', default=[], help='extra config override for the nlp_lib rows, e.g. trainer.epochs=4')
-    ap.add_argument('--json', help='also write the results here')
-    a = ap.parse_args()
-    todo = a.only or ['tfidf', *RECIPES]
+    a, todo = bench_args(__doc__, ['tfidf', *RECIPES])
     rows = {}
     CACHE.mkdir(exist_ok=True)
     runs = str(CACHE / 'pairs-runs')
