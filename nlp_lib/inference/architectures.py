@@ -17,7 +17,7 @@ from ..registry import architectures
 # %% auto #0
 __all__ = ['DERIVED_PARAMS', 'ArchParams', 'TextClassifier', 'build_model', 'length_mask', 'masked_mean', 'masked_max',
            'FastTextParams', 'FastText', 'SWEMParams', 'SWEM', 'TextCNNParams', 'TextCNN', 'BiGRUParams', 'BiGRU',
-           'MemberSpec', 'EnsembleParams', 'Ensemble', 'split_pair', 'PairParams', 'Pair']
+           'MemberSpec', 'EnsembleParams', 'Ensemble', 'split_pair', 'PairParams', 'lexical_overlap', 'Pair']
 
 # %% ../../nbs/inference/05_architectures.ipynb #b0ceb17d
 class ArchParams(BaseModel):
@@ -299,11 +299,13 @@ def split_pair(ids: torch.Tensor,      # (B, T) ids of `a <sep> b`, right-padded
 
 # %% ../../nbs/inference/05_architectures.ipynb #e5957e5b
 class PairParams(ArchParams):
-    "Hyper-parameters of `nlp_lib.Pair.v1`: the word-level architecture that encodes each text, the separator id, and the head."
+    "Hyper-parameters of `nlp_lib.Pair.v1`: the word-level architecture that encodes each text, the separator id, the overlap features and the head."
     base: MemberSpec = Field(default_factory=lambda: MemberSpec(name='nlp_lib.BiGRU.v1'))  # the architecture whose encoder reads each text, with its own parameters
     sep_id: int = Field(2, ge=0)             # the id between the two texts (`<sep>`; 2 in `default_preprocess(pair=True)`)
     hidden: int = Field(256, ge=0)           # width of the head's hidden layer; 0: a linear head
     dropout: float = Field(0.1, ge=0, lt=1)  # dropout in the head, in [0, 1)
+    overlap: bool = False                    # also give the head `lexical_overlap` of the two texts (5 numbers)
+    n_special: int = Field(3, ge=0)          # ids below this are special tokens (padding, unknown, separator): never an overlap
     @field_validator('base')
     @classmethod
     def _word_level(cls, v):
@@ -314,26 +316,57 @@ class PairParams(ArchParams):
         if derived: raise ValueError(f'base {v.name}: {sorted(derived)} come from the pair model, not from its base')
         return v
 
+# %% ../../nbs/inference/05_architectures.ipynb #e9e58a01
+def _ngrams(x: torch.Tensor, lengths: torch.Tensor, n: int, base: int, n_special: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "One int64 per n-gram of each row (ids read as digits in `base`), and which n-grams are real and free of special ids."
+    ok = length_mask(lengths, x.shape[1]) & (x >= n_special)
+    if x.shape[1] < n: return x[:, :0], ok[:, :0]
+    g, m = x[:, :x.shape[1] - n + 1].long(), ok[:, :x.shape[1] - n + 1]
+    for k in range(1, n): g, m = g * base + x[:, k:x.shape[1] - n + 1 + k], m & ok[:, k:x.shape[1] - n + 1 + k]
+    return g, m
+
+def lexical_overlap(a: torch.Tensor, al: torch.Tensor,   # (B, Ta) ids of the first texts, their lengths
+                    b: torch.Tensor, bl: torch.Tensor,   # (B, Tb) ids of the second texts, their lengths
+                    n_special: int = 3,                  # ids below this never match
+                   ) -> torch.Tensor:                    # (B, 5): a-in-b and b-in-a for unigrams, then bigrams; |la − lb| / (la + lb)
+    "How much two texts share: the share of each text's unigrams and bigrams that occur in the other, and their relative length difference."
+    base, feats = int(max(a.max(), b.max(), 0)) + 1, []
+    for n in (1, 2):
+        (ga, ma), (gb, mb) = _ngrams(a, al, n, base, n_special), _ngrams(b, bl, n, base, n_special)
+        hit = (ga[:, :, None] == gb[:, None, :]) & ma[:, :, None] & mb[:, None, :]
+        feats += [hit.any(2).sum(1) / ma.sum(1).clamp(min=1), hit.any(1).sum(1) / mb.sum(1).clamp(min=1)]
+    feats.append((al - bl).abs() / (al + bl).clamp(min=1))
+    return torch.stack(feats, 1).float()
+
+# %% ../../nbs/inference/05_architectures.ipynb #e3272178
 class _PairEncoder(nn.Module):
-    "Both texts of a pair through one encoder (as one batch), combined as [u; v; |u − v|; u * v]."
-    def __init__(self, encoder: nn.Module, sep_id: int, pad_id: int):
+    "Both texts of a pair through one encoder (as one batch), combined as [u; v; |u − v|; u * v] (and their lexical overlap, batch-normalised)."
+    def __init__(self, encoder: nn.Module, sep_id: int, pad_id: int, overlap: bool = False, n_special: int = 3):
         super().__init__()
-        self.base, self.sep_id, self.pad_id = encoder, sep_id, pad_id
+        self.base, self.sep_id, self.pad_id, self.n_special = encoder, sep_id, pad_id, n_special
+        self.norm = nn.BatchNorm1d(5) if overlap else None
     def forward(self, ids, lengths):
         a, al, b, bl = split_pair(ids, lengths, self.sep_id, self.pad_id)
         w = max(a.shape[1], b.shape[1])
         both = torch.cat([F.pad(a, (0, w - a.shape[1]), value=self.pad_id), F.pad(b, (0, w - b.shape[1]), value=self.pad_id)])
         u, v = self.base(both, torch.cat([al, bl])).split(len(ids))
-        return torch.cat([u, v, (u - v).abs(), u * v], 1)
+        parts = [u, v, (u - v).abs(), u * v]
+        if self.norm is not None:
+            o, n = lexical_overlap(a, al, b, bl, self.n_special), self.norm
+            if self.training and len(o) == 1: o = F.batch_norm(o, n.running_mean, n.running_var, n.weight, n.bias, False, 0., n.eps)   # one row: no batch statistics
+            else: o = n(o)
+            parts.append(o.to(u.dtype))
+        return torch.cat(parts, 1)
 
+# %% ../../nbs/inference/05_architectures.ipynb #ee8308c2
 @architectures.register('nlp_lib.Pair.v1')
 class Pair(TextClassifier):
-    "Text pairs with any word-level architecture: its encoder reads each text, `[u; v; |u − v|; u * v]`, then an MLP (InferSent)."
+    "Text pairs with any word-level architecture: its encoder reads each text, `[u; v; |u − v|; u * v]` (and their overlap), then an MLP (InferSent)."
     Params = PairParams
     def __init__(self,
                  p: PairParams,  # validated hyper-parameters (use `build_model` to build from a name and a dict)
                 ):
         super().__init__(p)
         base = build_model(p.base.name, vocab_size=p.vocab_size, n_classes=p.n_classes, pad_id=p.pad_id, **p.base.params)
-        self.encoder = _PairEncoder(base.encoder, p.sep_id, p.pad_id)
-        self.head = _MLPHead(4 * base.head.in_features, p.hidden, p.n_classes, p.dropout)
+        self.encoder = _PairEncoder(base.encoder, p.sep_id, p.pad_id, p.overlap, p.n_special)
+        self.head = _MLPHead(4 * base.head.in_features + 5 * p.overlap, p.hidden, p.n_classes, p.dropout)

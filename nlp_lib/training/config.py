@@ -11,7 +11,7 @@ from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ..registry import architectures
-from ..inference.architectures import DERIVED_PARAMS, Ensemble
+from ..inference.architectures import DERIVED_PARAMS, Ensemble, PairParams
 from ..inference.labels import Labels
 from ..inference.processor import default_preprocess, default_postprocess
 from .data import DataConfig
@@ -22,8 +22,8 @@ from ..inference.encoder import Encoder, HFTokenize, encoder_config
 from .distill import DistillConfig
 
 # %% auto #0
-__all__ = ['PreprocessConfig', 'ArchitectureConfig', 'TrainerConfig', 'PostprocessConfig', 'TrackingConfig', 'TrainConfig',
-           'ConfigError', 'parse_override', 'load_config']
+__all__ = ['PAIR_KEYS', 'INIT_FROM_FIXED', 'PreprocessConfig', 'ArchitectureConfig', 'TrainerConfig', 'PostprocessConfig',
+           'TrackingConfig', 'TrainConfig', 'ConfigError', 'parse_override', 'load_config']
 
 # %% ../../nbs/training/16_config.ipynb #ac21bdde
 class _Section(BaseModel):
@@ -42,14 +42,22 @@ class PreprocessConfig(_Section):
         if pretrained: return [HFTokenize.from_file(vectors_dir(pretrained), max_len=self.max_len, pair=pair)]
         return default_preprocess(max_len=self.max_len, tokenizer=self.tokenizer, min_freq=self.min_freq, max_vocab=self.max_vocab, pair=pair)
 
+PAIR_KEYS = frozenset({'hidden', 'dropout', 'overlap'})   # what `architecture.pair` may set: the rest comes from the data and the pre-processing
+
 class ArchitectureConfig(_Section):
     "A registered architecture and its hyper-parameters (vocabulary size, classes and padding id are derived from the data)."
     name: str = 'nlp_lib.BiGRU.v1'       # nlp_lib.Ensemble.v1 (two BiGRU.v1 members by default) is the slower option
     params: dict[str, Any] = Field(default_factory=dict)
     word_vectors: str | None = 'minilm-l6'   # initial word embeddings (training/19_vectors): a bundled name, a model directory, or null
     pretrained: str | None = None            # nlp_lib.Encoder.v1 only: start from this BERT model (a bundled name or a Hugging Face directory), its tokenizer as the pre-processing
+    pair: dict[str, Any] = Field(default_factory=dict)  # text pairs, word-level: params of the nlp_lib.Pair.v1 around it (hidden, dropout, overlap; overlap on by default)
+    init_from: str | None = None             # start from this saved artifact: its architecture, weights and pre-processing (training/20_transfer)
     @model_validator(mode='after')
     def _check(self):
+        if self.init_from is not None:
+            if not (Path(self.init_from).expanduser() / 'manifest.json').is_file():
+                raise ValueError(f"init_from: {self.init_from!r} is not a saved artifact (a directory with manifest.json, e.g. a run's artifact)")
+            if self.pretrained is not None: raise ValueError('init_from: the parent artifact brings its weights and tokenizer; remove architecture.pretrained')
         for key in ('word_vectors', 'pretrained'):
             v = getattr(self, key)
             if v is not None and v not in BUNDLED and not Path(v).expanduser().is_dir():
@@ -64,9 +72,11 @@ class ArchitectureConfig(_Section):
             except (OSError, ValueError, KeyError) as e: raise ValueError(f'pretrained: {e}') from None
         derived = DERIVED_PARAMS & set(self.params)
         if derived: raise ValueError(f'{sorted(derived)} are derived from the data; remove them from architecture.params')
-        try: architectures.get(self.name).Params(vocab_size=2, n_classes=2, **self.params)
-        except ValidationError as e:
-            raise ValueError('; '.join(f"params.{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())) from None
+        for key, cls, given in (('params', architectures.get(self.name).Params, self.params), ('pair', PairParams, self.pair)):
+            if key == 'pair' and set(given) - PAIR_KEYS: raise ValueError(f'pair: {sorted(set(given) - PAIR_KEYS)} cannot be set; the pair model takes {sorted(PAIR_KEYS)}')
+            try: cls(vocab_size=2, n_classes=2, **given)
+            except ValidationError as e:
+                raise ValueError('; '.join(f"{key}.{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())) from None
         return self
 
 class TrainerConfig(_Section):
@@ -185,6 +195,8 @@ def _merge(base: dict, new: dict) -> dict:
     return base
 
 # %% ../../nbs/training/16_config.ipynb #3b7dcd24
+INIT_FROM_FIXED = ('name', 'params', 'word_vectors', 'pretrained', 'pair')   # what a parent artifact fixes (with its pre-processing)
+
 def load_config(path: str | Path | None = None,  # a YAML file of config sections; None: defaults only
                 overrides: Sequence[str] = (),   # 'dotted.key=value' items applied after the file, values read as YAML
                ) -> TrainConfig:
@@ -209,5 +221,9 @@ def load_config(path: str | Path | None = None,  # a YAML file of config section
         base['augment']['enabled'] = False
     if 'loss' in d and 'name' in d['loss'] and d['loss']['name'] != base['loss']['name']:
         base['loss'] = LossConfig().model_dump(mode='json')   # another loss: the default's settings (label smoothing) do not apply
+    if isinstance(d.get('architecture'), dict) and d['architecture'].get('init_from'):
+        given = sorted({f'architecture.{k}' for k in d['architecture'] if k in INIT_FROM_FIXED} | {f'preprocess.{k}' for k in d.get('preprocess') or {}})
+        if given: raise ConfigError(f'{", ".join(given)}: set by the parent artifact (architecture.init_from) with its weights; remove them')
+        base['architecture']['word_vectors'] = None   # the parent's trained embeddings, not initial ones
     try: return TrainConfig.model_validate(_merge(base, d))
     except ValidationError as e: raise ConfigError(_format_errors(e, src + (' + overrides' if overrides else ''))) from None

@@ -32,11 +32,13 @@ from .vectors import init_embeddings, vectors_record, vectors_dir
 from ..inference.encoder import HFTokenize, encoder_config, load_pretrained
 from .distill import DistillationTrainer, augment_texts, distill_dataloaders, teacher_logits
 from .distributed import setup_distributed, is_main, broadcast_object, num_distrib
+from .transfer import parent_record, init_model
+import logging
 
 # %% auto #0
 __all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'numericalizer', 'preprocess_data',
-           'build_run_model', 'teacher_samples', 'pretrain_encoder', 'fit_model', 'save_run', 'train', 'check_run_data',
-           'resume', 'evaluate']
+           'build_run_model', 'teacher_samples', 'pretrain_encoder', 'fit_model', 'save_run', 'start_from', 'train',
+           'check_run_data', 'resume', 'evaluate']
 
 # %% ../../nbs/training/18_run.ipynb #7151c8ac
 @dataclass
@@ -104,6 +106,7 @@ def data_record(cfg: TrainConfig,  # the run's config (for `architecture.word_ve
     wv, pt = cfg.architecture.word_vectors, cfg.architecture.pretrained
     return {'sha256': data_hashes(data), 'word_vectors': vectors_record(wv) if wv else None,
             **({'pretrained': vectors_record(pt)} if pt else {}),
+            **({'init_from': parent_record(cfg.architecture.init_from)} if cfg.architecture.init_from else {}),
             'n_train': len(data.train_texts), 'n_valid': len(data.valid_texts),
             'labels': data.labels.model_dump(), 'bad_rows': data.bad_rows.model_dump(mode='json')}
 
@@ -125,10 +128,11 @@ def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be
 
 def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says which steps
                     data: DataBundle,  # the loaded training and validation texts with class ids
+                    parent: Processor | None = None,  # `architecture.init_from`, loaded: its fitted pre-processing is used as it is
                    ) -> tuple[list[Transform], list[TextSample], list[TextSample]]:  # fitted steps, training samples, validation samples
-    "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only, and the pre-processed training and validation samples."
-    pre = cfg.preprocess.build(cfg.architecture.pretrained, pair=data.train_pairs is not None)
-    train = fit_preprocess(pre, make_samples(data.train_texts, data.train_labels, data.train_pairs))
+    "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only (or the parent artifact's), and the pre-processed training and validation samples."
+    pre = parent.pre if parent is not None else cfg.preprocess.build(cfg.architecture.pretrained, pair=data.train_pairs is not None)
+    train = (apply_preprocess if parent is not None else fit_preprocess)(pre, make_samples(data.train_texts, data.train_labels, data.train_pairs))
     valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels, data.valid_pairs))
     return pre, train, valid
 
@@ -145,7 +149,8 @@ def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` name
         d = vectors_dir(a.pretrained)
         return load_pretrained(build_model(a.name, **{**encoder_config(d), **a.params, **({'sep_id': num.sep_id} if pair else {}), 'n_classes': n_classes}), d)
     sizes = dict(vocab_size=len(num.vocab), n_classes=n_classes, pad_id=num.pad_id)
-    if pair: model = build_model('nlp_lib.Pair.v1', **sizes, sep_id=num.sep_id, base={'name': a.name, 'params': a.params})
+    if pair: model = build_model('nlp_lib.Pair.v1', **sizes, sep_id=num.sep_id, n_special=num.n_special, **{'overlap': True, **a.pair},
+                                 base={'name': a.name, 'params': a.params})
     else: model = build_model(a.name, **sizes, **a.params, **({'multi_label': True} if multi_label and issubclass(architectures.get(a.name), Ensemble) else {}))
     if a.word_vectors: init_embeddings(model, num.vocab, a.word_vectors, n_special=num.n_special)
     return model
@@ -264,6 +269,21 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
         ml.log_artifacts(run.path, 'run', exclude=('checkpoint',))
     return RunResult(run.path, artifact, proc, metrics, trainer)
 
+# %% ../../nbs/training/18_run.ipynb #736c54cf
+def start_from(cfg: TrainConfig,       # the run's config: `architecture.init_from` names the parent
+               parent: Processor,      # the parent artifact, loaded
+               data: DataBundle,       # the run's data: its labels decide whether the head is kept
+               run: RunDir | None,     # the run directory: `init_from.json` names the parent and the parameters initialised afresh
+              ) -> TextClassifier:
+    "The model of an `init_from` run: the parent's, sized for the data's labels (`init_model`), recorded in the run directory."
+    if cfg.augment.enabled and not isinstance(numericalizer(parent.pre), Numericalize):
+        raise ValueError('augment.enabled: the parent artifact has a pretrained tokenizer, which token augmentation cannot work with; set augment.enabled=false')
+    model, fresh = init_model(parent, data.labels, pair=data.train_pairs is not None)
+    rec = {**parent_record(cfg.architecture.init_from), 'architecture': model.type_name, 'reinitialised': fresh}
+    if run is not None: run.write_json('init_from.json', rec)
+    if fresh: logging.getLogger('nlp_lib.training').info('initialised afresh (new labels, or not in the parent with this shape): %s', ', '.join(fresh))
+    return model
+
 # %% ../../nbs/training/18_run.ipynb #f14ec7ae
 def train(cfg: TrainConfig | None = None,  # the full training config, e.g. from `load_config`; None: the defaults
           progress: bool = True,           # show progress bars (or one line per epoch when not on a terminal); False: silent
@@ -293,12 +313,14 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
         raise ValueError('distill.teacher: distillation trains single-text, single-label students; unset it for text pairs or label sets')
     if pair and issubclass(architectures.get(cfg.architecture.name), Ensemble):
         raise ValueError(f'architecture.name: {cfg.architecture.name} reads single texts; for text pairs name one word-level architecture (it is wrapped in nlp_lib.Pair.v1)')
-    pre, train_samples, valid_samples = preprocess_data(cfg, data)
+    parent = Processor.load(cfg.architecture.init_from) if cfg.architecture.init_from else None
+    pre, train_samples, valid_samples = preprocess_data(cfg, data, parent)
     tt = time.perf_counter()
     if cfg.distill.teacher: train_samples = teacher_samples(cfg, data, pre, train_samples, run, progress)
     t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
     num = numericalizer(pre)
-    model = build_run_model(cfg, num, len(data.labels), pair, data.labels.multi_label)
+    if parent is None: model = build_run_model(cfg, num, len(data.labels), pair, data.labels.multi_label)
+    else: model = start_from(cfg, parent, data, run)
     trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume)
     timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(tt - t0, 2),
                **({'teacher_seconds': round(t1 - tt, 2)} if cfg.distill.teacher else {})}
