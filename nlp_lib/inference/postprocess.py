@@ -15,7 +15,7 @@ from .transform import Transform
 
 # %% auto #0
 __all__ = ['to_columns', 'column_values', 'column_lists', 'PostTransform', 'Softmax', 'Sigmoid', 'fit_temperature', 'LabelMap',
-           'LabelSet', 'TopK', 'Threshold']
+           'TopK', 'LabelSet', 'Threshold']
 
 # %% ../../nbs/inference/04_postprocess.ipynb #1917f0cd
 _MISSING = {'label_id': -1, 'score': np.nan}     # how a missing value is held in an array column
@@ -151,6 +151,22 @@ def _label_sets(p: np.ndarray, t: np.ndarray, names: list[str]) -> list[list[Lab
         out.append([mk(names[j], sc) for sc, j in hits])
     return out
 
+# %% ../../nbs/inference/04_postprocess.ipynb #058ec525
+@transforms.register('nlp_lib.TopK.v1')
+class TopK(PostTransform):
+    "Set `top_k`: the `k` most probable labels with their probabilities, best first."
+    writes: ClassVar[tuple[str, ...]] = ('top_k',)
+    labels: list[str]        # display names in class-id order
+    k: int = Field(3, ge=1)  # how many labels to keep (all of them when there are fewer)
+    def apply_batch(self,
+                    cols,  # columns with 'probs' (N, C); 'top_k' is written
+                   ):
+        p = _need(cols, 'probs', 'TopK', 'run Softmax or Sigmoid first')
+        order = np.argsort(-p, axis=1, kind='stable')[:, :self.k]
+        scores, names, mk = np.take_along_axis(p, order, 1).tolist(), self.labels, LabelScore.trusted
+        cols['top_k'] = [[mk(names[j], sc) for j, sc in zip(row, srow)] for row, srow in zip(order.tolist(), scores)]
+
+# %% ../../nbs/inference/04_postprocess.ipynb #3c5236f3
 @transforms.register('nlp_lib.LabelSet.v1')
 class LabelSet(PostTransform):
     "Set `labels` (multi-label): every class whose probability reaches its threshold (one per label, or one for all), with its probability, best first; an empty set is a valid answer."
@@ -177,20 +193,6 @@ class LabelSet(PostTransform):
         p = _need(cols, 'probs', 'LabelSet', 'run Sigmoid first')
         if p.shape[1] != len(self.labels): raise ValueError(f'model gives {p.shape[1]} scores but there are {len(self.labels)} labels')
         cols['labels'] = _label_sets(p, self.cutoffs, self.labels)
-
-@transforms.register('nlp_lib.TopK.v1')
-class TopK(PostTransform):
-    "Set `top_k`: the `k` most probable labels with their probabilities, best first."
-    writes: ClassVar[tuple[str, ...]] = ('top_k',)
-    labels: list[str]        # display names in class-id order
-    k: int = Field(3, ge=1)  # how many labels to keep (all of them when there are fewer)
-    def apply_batch(self,
-                    cols,  # columns with 'probs' (N, C); 'top_k' is written
-                   ):
-        p = _need(cols, 'probs', 'TopK', 'run Softmax or Sigmoid first')
-        order = np.argsort(-p, axis=1, kind='stable')[:, :self.k]
-        scores, names, mk = np.take_along_axis(p, order, 1).tolist(), self.labels, LabelScore.trusted
-        cols['top_k'] = [[mk(names[j], sc) for j, sc in zip(row, srow)] for row, srow in zip(order.tolist(), scores)]
 
 # %% ../../nbs/inference/04_postprocess.ipynb #3859c6d3
 @transforms.register('nlp_lib.Threshold.v1')

@@ -285,6 +285,7 @@ def _predict_chunk(self: Processor, items: list, batch_size: int, debug: bool, o
     if ids is None: ids = [s.input_ids for s in apply_preprocess(self.pre, items)]
     return _build(texts, [t.id if isinstance(t, TextSample) else None for t in items], self._post_columns(self._logits(ids, batch_size)), pairs)
 
+# %% ../../nbs/inference/07_processor.ipynb #2dbee02d
 @patch
 def stream(self: Processor,
            texts: Iterable,       # strings or `TextSample`s, possibly lazy or unbounded (a single string is one text)
@@ -300,6 +301,7 @@ def stream(self: Processor,
         yield from self._predict_chunk(_check_inputs(chunk, done), batch_size, debug, done)
         done += len(chunk)
 
+# %% ../../nbs/inference/07_processor.ipynb #3a24c9b9
 @patch
 def predict(self: Processor,
             texts,                 # a string or `TextSample`, or an iterable of them
