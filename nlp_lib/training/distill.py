@@ -90,7 +90,7 @@ def teacher_logits(teacher,                     # a saved `Processor` directory
                    batch_size: int = 128,       # texts per teacher call
                    progress: bool = True,       # a progress bar while the teacher runs
                    processor: Processor | None = None, # the teacher already loaded from `teacher` (saves loading it again); None: loaded on a cache miss
-                  ) -> tuple[np.ndarray, dict]: # (N, C) float32 teacher logits (its log-probabilities) in `texts` order, and the record of what they are
+                  ) -> tuple[np.ndarray, dict]: # (N, C) float32 teacher logits (its log-probabilities; label sets: each label's logit) in `texts` order, and the record of what they are
     "The teacher's logits on `texts`, from the cache when this teacher already labelled exactly these texts; else computed and cached."
     teacher = Path(teacher)
     key = {'teacher': artifact_sha256(teacher), 'texts': texts_sha256(texts)}
@@ -107,43 +107,55 @@ def teacher_logits(teacher,                     # a saved `Processor` directory
     out = np.empty((len(texts), len(proc.labels.names)), dtype=np.float32)
     it = proc.stream(list(texts), batch_size=batch_size, chunk_size=max(batch_size * 8, 1024))
     for i, s in enumerate(progress_bar(it, total=len(texts), leave=False) if progress else it): out[i] = s.probs
-    np.log(np.maximum(out, 1e-30), out=out)   # log-probabilities: the logits up to a per-row constant, which a softmax ignores
+    if proc.multi_label:   # label sets: each label's own logit, log p − log(1 − p), which a sigmoid turns back into p
+        p = np.clip(out, 1e-7, 1 - 1e-7); out = (np.log(p) - np.log1p(-p)).astype(np.float32)
+    else: np.log(np.maximum(out, 1e-30), out=out)   # log-probabilities: the logits up to a per-row constant, which a softmax ignores
     raw = np_save({'logits': out})
     rec = {'teacher': str(teacher), 'teacher_sha256': key['teacher'], 'texts_sha256': key['texts'], 'n_texts': len(texts),
-           'labels': list(proc.labels.raw), 'logits_sha256': hashlib.sha256(raw).hexdigest(), 'cache_file': data_p.name}
+           'labels': list(proc.labels.raw), 'multi_label': proc.multi_label, 'logits_sha256': hashlib.sha256(raw).hexdigest(), 'cache_file': data_p.name}
     _atomic(data_p, raw); _atomic(rec_p, json.dumps(rec, indent=1).encode())    # the record last: a file without one is not used
     return out, {**rec, 'cached': False}
 
 # %% ../../nbs/training/31_distill.ipynb #b6c833c9
 class DistillationLoss(nn.Module):
-    "`soft_weight` · T² · KL(teacher_T ‖ student_T) + (1 − `soft_weight`) · `hard_loss`, on targets packed as (class id, teacher logits…)."
+    "`soft_weight` · T² · KL(teacher_T ‖ student_T) + (1 − `soft_weight`) · `hard_loss`, on targets packed as (class id, teacher logits…), or for label sets (multi-hot gold…, teacher logits…)."
     def __init__(self,
-                 hard_loss: Callable,          # `hard_loss(logits, class_ids)`, e.g. `LossConfig().build()`
-                 temperature: float = 2.0,     # T: both distributions are softmax(logits / T)
+                 hard_loss: Callable,          # `hard_loss(logits, targets)`, e.g. `LossConfig().build()`
+                 temperature: float = 2.0,     # T: both distributions are softmax(logits / T) (label sets: each label's sigmoid(logit / T))
                  soft_weight: float = 0.5,     # weight of the soft loss; the rest goes to the hard one
+                 multi_label: bool = False,    # label sets: a two-outcome KL per label in place of one KL over the classes
                 ):
         super().__init__()
         if not 0 <= soft_weight <= 1: raise ValueError(f'soft_weight must be in [0, 1], got {soft_weight}')
         if temperature <= 0: raise ValueError(f'temperature must be > 0, got {temperature}')
-        self.hard_loss, self.T, self.soft_weight = hard_loss, float(temperature), float(soft_weight)
+        self.hard_loss, self.T, self.soft_weight, self.multi_label = hard_loss, float(temperature), float(soft_weight), multi_label
     def soft(self, logits: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-        "T² · KL(softmax(teacher / T) ‖ softmax(logits / T)), averaged over the batch."
-        T = self.T
-        return F.kl_div(F.log_softmax(logits.float() / T, -1), F.log_softmax(teacher.float() / T, -1), reduction='batchmean', log_target=True) * T * T
+        "T² · KL(teacher_T ‖ student_T), averaged over the batch (label sets: over the batch and the labels)."
+        T, s, t = self.T, logits.float() / self.T, teacher.float() / self.T
+        if self.multi_label:   # KL of two Bernoullis = BCE(student, q) − BCE(teacher, q), q the teacher's probability
+            q = torch.sigmoid(t)
+            return (F.binary_cross_entropy_with_logits(s, q) - F.binary_cross_entropy_with_logits(t, q)) * T * T
+        return F.kl_div(F.log_softmax(s, -1), F.log_softmax(t, -1), reduction='batchmean', log_target=True) * T * T
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if target.ndim == 1: return self.hard_loss(logits, target)
-        y, teacher = target[:, 0].long(), target[:, 1:]
-        if teacher.shape[1] != logits.shape[1]: raise ValueError(f'the teacher gives {teacher.shape[1]} logits per text but the student {logits.shape[1]}')
+        C = logits.shape[1]
+        if self.multi_label:
+            if target.shape[1] == C: return self.hard_loss(logits, target)      # validation: multi-hot gold only
+            y, teacher = target[:, :C], target[:, C:]
+        else:
+            if target.ndim == 1: return self.hard_loss(logits, target)
+            y, teacher = target[:, 0].long(), target[:, 1:]
+        if teacher.shape[1] != C: raise ValueError(f'the teacher gives {teacher.shape[1]} logits per text but the student {C}')
         loss = self.soft_weight * self.soft(logits, teacher)
         return loss + (1 - self.soft_weight) * self.hard_loss(logits, y) if self.soft_weight < 1 else loss
 
 # %% ../../nbs/training/31_distill.ipynb #c52ed5d0
 class DistillDL(BucketedDL):
-    "`BucketedDL` whose targets are `(B, 1 + C)`: each sample's class id, then the teacher's logits it carries in `logits`."
+    "`BucketedDL` whose targets are `(B, 1 + C)`: each sample's class id, then the teacher's logits it carries in `logits`; for label sets `(B, 2C)`, the multi-hot gold first."
     def create_batch(self, items):
-        b = collate(items, pad_id=self.dataset.pad_id)
+        b = collate(items, pad_id=self.dataset.pad_id, n_classes=self.dataset.n_classes)
         teacher = torch.from_numpy(np.stack([np.asarray(s.logits, dtype=np.float32) for s in items]))
-        return (b.input_ids, b.lengths, torch.cat([b.targets[:, None].float(), teacher], 1))
+        gold = b.targets.float() if b.targets.ndim == 2 else b.targets[:, None].float()
+        return (b.input_ids, b.lengths, torch.cat([gold, teacher], 1))
 
 def distill_dataloaders(train: Sequence[TextSample],      # pre-processed training samples, each with a `target` and the teacher's `logits`
                         valid: Sequence[TextSample],      # pre-processed validation samples with a `target` (scored on gold labels only)
@@ -152,11 +164,12 @@ def distill_dataloaders(train: Sequence[TextSample],      # pre-processed traini
                         augment: Callable | None = None,  # `augment(sample, rng)` applied to training samples on the fly; None: none
                         seed: int = 0,                    # seeds the shuffling and the augmentation draws
                         device=None,                      # torch device for the batches; None: CUDA when available, else CPU
+                        n_classes: int | None = None,     # number of labels: needed when the targets are label sets
                        ) -> DataLoaders:
     "`build_dataloaders` with a `DistillDL` for training: the teacher's logits in every training target."
     missing = [i for i, s in enumerate(train) if s.logits is None]
     if missing: raise ValueError(f'training samples {missing[:5]} carry no teacher logits: set them from `teacher_logits` first')
-    return build_dataloaders(train, valid, pad_id, bs, augment, seed, device, train_dl=DistillDL)
+    return build_dataloaders(train, valid, pad_id, bs, augment, seed, device, train_dl=DistillDL, n_classes=n_classes)
 
 # %% ../../nbs/training/31_distill.ipynb #ca024fed
 class DistillationTrainer(SupervisedTrainer):
@@ -168,18 +181,24 @@ class DistillationTrainer(SupervisedTrainer):
                  temperature: float = 2.0,     # softens teacher and student distributions
                  soft_weight: float = 0.5,     # weight of the soft loss
                  metrics: Sequence = (),       # fastai metrics on the validation set (gold labels)
+                 multi_label: bool = False,    # label sets: sigmoid soft targets, one per label
                  **kwargs,                     # passed to `SupervisedTrainer` (`opt_func`, `wd`, `cbs`, `mixed_precision`, `path`)
                 ):
         if not isinstance(dls.train, DistillDL): raise TypeError('DistillationTrainer needs loaders from distill_dataloaders (their targets carry the teacher)')
-        super().__init__(model, dls, DistillationLoss(hard_loss, temperature, soft_weight), metrics, **kwargs)
+        super().__init__(model, dls, DistillationLoss(hard_loss, temperature, soft_weight, multi_label), metrics, **kwargs)
 
     @staticmethod
     def with_teacher(samples: Sequence[TextSample],   # pre-processed training samples with gold targets (the originals)
                      copies: Sequence[TextSample],    # pre-processed augmented copies (no targets)
                      logits: np.ndarray,              # the teacher's logits: one row per original, then one per copy
+                     thresholds: Sequence[float] | None = None,  # label sets: the teacher's per-label thresholds, which give the copies' sets
                     ) -> list[TextSample]:            # new samples; the inputs are not modified
-        "Training samples for distillation: originals keep their gold target, copies get the teacher's top class; all carry the teacher's logits."
+        "Training samples for distillation: originals keep their gold target, copies get the teacher's answer (its top class, or its label set); all carry the teacher's logits."
         if len(logits) != len(samples) + len(copies): raise ValueError(f'{len(logits)} rows of teacher logits for {len(samples)} texts and {len(copies)} copies')
         out = [s.model_copy(update={'logits': logits[i]}) for i, s in enumerate(samples)]
-        out += [c.model_copy(update={'logits': logits[len(samples) + i], 'target': int(np.argmax(logits[len(samples) + i]))}) for i, c in enumerate(copies)]
+        if thresholds is None: answer = lambda z: int(np.argmax(z))
+        else:
+            cut = np.log(np.clip(thresholds, 1e-7, 1 - 1e-7)) - np.log1p(-np.clip(thresholds, 1e-7, 1 - 1e-7))   # each threshold as a logit
+            answer = lambda z: np.flatnonzero(z >= cut).tolist()
+        out += [c.model_copy(update={'logits': logits[len(samples) + i], 'target': answer(logits[len(samples) + i])}) for i, c in enumerate(copies)]
         return out

@@ -171,16 +171,20 @@ def teacher_samples(cfg: TrainConfig,                # the run's config: `distil
 def _teacher_samples(cfg, data, pre, samples, run, progress):
     d = cfg.distill
     teacher = Processor.load(d.teacher)
-    if teacher.labels.raw != data.labels.raw:
-        raise ValueError(f'distill.teacher: its labels {teacher.labels.raw} differ from the data\'s {data.labels.raw}; a teacher must be trained on the same labels')
+    if teacher.labels.raw != data.labels.raw or teacher.multi_label != data.labels.multi_label:
+        shape = lambda m: 'label sets' if m else 'single labels'
+        raise ValueError(f'distill.teacher: its labels {teacher.labels.raw} ({shape(teacher.multi_label)}) differ from the data\'s {data.labels.raw} '
+                         f'({shape(data.labels.multi_label)}); a teacher must be trained on the same labels')
     cache = Path(d.cache_dir).expanduser() if d.cache_dir else Path(cfg.tracking.runs_dir) / 'teacher-cache'
     copies = augment_texts(data.train_texts, d.copies, cfg.seed, d.p_delete, d.p_ngram, d.max_ngram)
     logits, rec = teacher_logits(d.teacher, list(data.train_texts) + copies, cache, d.batch_size, progress, processor=teacher)
     vlogits, vrec = teacher_logits(d.teacher, data.valid_texts, cache, d.batch_size, progress=False, processor=teacher)
-    rec = {**rec, 'copies_per_text': d.copies, 'n_copies': len(copies),
-           'valid': {**vrec, 'accuracy': float(np.mean(vlogits.argmax(1) == np.asarray(data.valid_labels)))}}
+    cut = next(t for t in teacher.post if isinstance(t, LabelSet)).cutoffs if teacher.multi_label else None
+    score = ({'macro_f1': multilabel_report(1 / (1 + np.exp(-vlogits)), multi_hot(data.valid_labels, len(data.labels)), data.labels.names, cut)['macro_f1']}
+             if cut is not None else {'accuracy': float(np.mean(vlogits.argmax(1) == np.asarray(data.valid_labels)))})
+    rec = {**rec, 'copies_per_text': d.copies, 'n_copies': len(copies), 'valid': {**vrec, **score}}
     if run is not None: run.write_json('teacher.json', rec)
-    return DistillationTrainer.with_teacher(samples, apply_preprocess(pre, make_samples(copies)), logits)
+    return DistillationTrainer.with_teacher(samples, apply_preprocess(pre, make_samples(copies)), logits, cut)
 
 # %% ../../nbs/training/18_run.ipynb #5dbeb2b9
 def pretrain_encoder(cfg: TrainConfig,                    # the run's config: `trainer.pretrain_epochs`, `pretrain_lr`, `bs` (at least 128 used) and `seed`
@@ -215,15 +219,15 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
     teacher = cfg.distill.teacher is not None      # then `train` carries the teacher's logits (`teacher_samples`)
     multi = any(isinstance(s.target, list) for s in train)   # label sets: the loss, the metrics and the batches follow
     n_classes = model.params.n_classes
-    if teacher: dls = distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed)
+    if teacher: dls = distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed, n_classes=n_classes)
     else: dls = build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed, n_classes=n_classes)
-    loaders = lambda seed: (distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed) if teacher else
+    loaders = lambda seed: (distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed, n_classes=n_classes) if teacher else
                             build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed, n_classes=n_classes))
     if cfg.trainer.pretrain_epochs and resume is None: pretrain_encoder(cfg, model, train, num, augment, run, ml, progress)
     loss = cfg.loss.for_task(multi).build([s.target for s in train], n_classes)
     def trainer(m, dls, cbs=()):
         kw = dict(wd=cfg.trainer.wd, cbs=list(cbs), mixed_precision=cfg.trainer.mixed_precision, path=run.path if run else None)
-        if teacher: return DistillationTrainer(m, dls, loss, cfg.distill.temperature, cfg.distill.soft_weight, default_metrics(), **kw)
+        if teacher: return DistillationTrainer(m, dls, loss, cfg.distill.temperature, cfg.distill.soft_weight, default_metrics(multi_label=multi), multi, **kw)
         return SupervisedTrainer(m, dls, loss, default_metrics(multi_label=multi), **kw)
     members = getattr(model, 'member_models', None)
     if not members:
@@ -309,8 +313,8 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
     "Steps 3 to 6 on loaded data; the checkpoint, needed no more once the artifact is saved, is removed at the end."
     t0 = time.perf_counter()
     pair = data.train_pairs is not None
-    if cfg.distill.teacher and (pair or data.labels.multi_label):
-        raise ValueError('distill.teacher: distillation trains single-text, single-label students; unset it for text pairs or label sets')
+    if cfg.distill.teacher and pair:
+        raise ValueError('distill.teacher: distillation trains single-text students; unset it for text pairs')
     if pair and issubclass(architectures.get(cfg.architecture.name), Ensemble):
         raise ValueError(f'architecture.name: {cfg.architecture.name} reads single texts; for text pairs name one word-level architecture (it is wrapped in nlp_lib.Pair.v1)')
     parent = Processor.load(cfg.architecture.init_from) if cfg.architecture.init_from else None
