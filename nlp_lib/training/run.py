@@ -32,7 +32,7 @@ from .vectors import init_embeddings, vectors_record, vectors_dir
 from ..inference.encoder import HFTokenize, encoder_config, load_pretrained
 from .distill import DistillationTrainer, augment_texts, distill_dataloaders, teacher_logits
 from .distributed import setup_distributed, is_main, broadcast_object, num_distrib
-from .transfer import parent_record, init_model
+from .transfer import parent_record, init_model, check_parent
 import logging
 
 # %% auto #0
@@ -318,6 +318,7 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
     if pair and issubclass(architectures.get(cfg.architecture.name), Ensemble):
         raise ValueError(f'architecture.name: {cfg.architecture.name} reads single texts; for text pairs name one word-level architecture (it is wrapped in nlp_lib.Pair.v1)')
     parent = Processor.load(cfg.architecture.init_from) if cfg.architecture.init_from else None
+    if parent is not None: check_parent(parent, pair)      # before its pre-processing meets data of the other shape
     pre, train_samples, valid_samples = preprocess_data(cfg, data, parent)
     tt = time.perf_counter()
     if cfg.distill.teacher: train_samples = teacher_samples(cfg, data, pre, train_samples, run, progress)
