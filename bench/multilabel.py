@@ -1,6 +1,6 @@
 """Multi-label classification on GoEmotions (28 emotions): nlp_lib's recipes beside TF-IDF + one-vs-rest logistic regression, in one run.
 
-    python bench/multilabel.py                          # every row (the encoder takes ~30-60 min on a 2-core CPU)
+    python bench/multilabel.py                          # every row (the encoder takes ~40-75 min on a 2-core CPU)
     python bench/multilabel.py --only tfidf --only fast
     python bench/multilabel.py --only encoder --set trainer.epochs=4
 
