@@ -22,8 +22,8 @@ from .dataloaders import BucketedDL, build_dataloaders
 from .trainer import SupervisedTrainer, fused_adamw
 
 # %% auto #0
-__all__ = ['DistillConfig', 'augment_texts', 'texts_sha256', 'artifact_sha256', 'TeacherCacheError', 'teacher_logits',
-           'DistillationLoss', 'DistillDL', 'distill_dataloaders', 'DistillationTrainer']
+__all__ = ['DistillConfig', 'augment_texts', 'texts_sha256', 'artifact_sha256', 'TeacherCacheError', 'prob_logit',
+           'teacher_logits', 'DistillationLoss', 'DistillDL', 'distill_dataloaders', 'DistillationTrainer']
 
 # %% ../../nbs/training/31_distill.ipynb #736105a1
 class DistillConfig(BaseModel):
@@ -84,6 +84,11 @@ def _atomic(path: Path, data: bytes):
     os.replace(tmp, path)
 
 # %% ../../nbs/training/31_distill.ipynb #5b41a7d1
+def prob_logit(p) -> np.ndarray:
+    "log p − log(1 − p), the logit a sigmoid turns back into `p` (clipped to [1e-7, 1 − 1e-7] so that 0 and 1 stay finite)."
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
 def teacher_logits(teacher,                     # a saved `Processor` directory
                    texts: Sequence[str],        # the texts to label
                    cache_dir,                   # where outputs are kept by sha256 (created if missing)
@@ -107,8 +112,7 @@ def teacher_logits(teacher,                     # a saved `Processor` directory
     out = np.empty((len(texts), len(proc.labels.names)), dtype=np.float32)
     it = proc.stream(list(texts), batch_size=batch_size, chunk_size=max(batch_size * 8, 1024))
     for i, s in enumerate(progress_bar(it, total=len(texts), leave=False) if progress else it): out[i] = s.probs
-    if proc.multi_label:   # label sets: each label's own logit, log p − log(1 − p), which a sigmoid turns back into p
-        p = np.clip(out, 1e-7, 1 - 1e-7); out = (np.log(p) - np.log1p(-p)).astype(np.float32)
+    if proc.multi_label: out = prob_logit(out).astype(np.float32)   # label sets: each label's own logit, which a sigmoid turns back into p
     else: np.log(np.maximum(out, 1e-30), out=out)   # log-probabilities: the logits up to a per-row constant, which a softmax ignores
     raw = np_save({'logits': out})
     rec = {'teacher': str(teacher), 'teacher_sha256': key['teacher'], 'texts_sha256': key['texts'], 'n_texts': len(texts),
@@ -198,7 +202,7 @@ class DistillationTrainer(SupervisedTrainer):
         out = [s.model_copy(update={'logits': logits[i]}) for i, s in enumerate(samples)]
         if thresholds is None: answer = lambda z: int(np.argmax(z))
         else:
-            cut = np.log(np.clip(thresholds, 1e-7, 1 - 1e-7)) - np.log1p(-np.clip(thresholds, 1e-7, 1 - 1e-7))   # each threshold as a logit
+            cut = prob_logit(thresholds)   # each threshold as a logit
             answer = lambda z: np.flatnonzero(z >= cut).tolist()
         out += [c.model_copy(update={'logits': logits[len(samples) + i], 'target': answer(logits[len(samples) + i])}) for i, c in enumerate(copies)]
         return out
