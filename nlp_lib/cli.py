@@ -79,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--print-config', action='store_true', help='print the resolved config and exit')
     t.add_argument('--resume', metavar='RUN_DIR', help="continue a killed or failed run from its last epoch checkpoint, with the run's own config and data; "
                                                        'it ends with the weights the uninterrupted run would have (give no CONFIG or overrides)')
+    c = sub.add_parser('cv', help='cross-validate a training config: each fold a full, tracked run',
+                       description='Cross-validate a training config (the same CONFIG and KEY=VALUE overrides as train). Each fold is a full run '
+                                   'under one parent run; the parent holds each metric as mean ± std and the out-of-fold predictions. '
+                                   'cv.folds (default here 5), cv.stratify and data.group_col choose the folds; `train … cv.folds=5` does the same.')
+    c.add_argument('args', nargs='*', metavar='[CONFIG] [KEY=VALUE ...]', help='optional YAML config, then overrides')
+    c.add_argument('--quiet', action='store_true', help='no progress bars')
+    c.add_argument('--print-config', action='store_true', help='print the resolved config and exit')
     e = sub.add_parser('evaluate', help='score a saved model on labelled data',
                        description='Score an artifact on a TSV/CSV/JSONL/Parquet file holding raw labels, as the training data did. '
                                    'Columns are names, or positions counted from 0 (a number is always a position).')
@@ -124,12 +131,32 @@ def _cmd_train(a) -> int:
     if a.resume:
         if a.args or a.print_config: raise CLIError('--resume takes only the run directory: the run continues with its own config.yaml')
         return _train_summary(run.resume(a.resume, progress=not a.quiet))
-    cfg_path = a.args[0] if a.args and '=' not in a.args[0] else None
-    overrides = a.args[1:] if cfg_path else a.args
-    try: cfg = config.load_config(cfg_path, overrides)
-    except config.ConfigError as e: raise CLIError(str(e)) from None
+    cfg = _config(a, config)
     if a.print_config: print(cfg.to_yaml(), end=''); return 0
+    if cfg.cv.folds: return _cv_summary(cfg, a)
     return _train_summary(run.train(cfg, progress=not a.quiet))
+
+def _config(a, config, folds: int | None = None):
+    "The resolved config of `train` and `cv`: CONFIG, then KEY=VALUE overrides (`cv` sets `cv.folds` unless given)."
+    cfg_path = a.args[0] if a.args and '=' not in a.args[0] else None
+    overrides = list(a.args[1:] if cfg_path else a.args)
+    if folds is not None and not any(o.startswith('cv.folds=') for o in overrides): overrides.append(f'cv.folds={folds}')
+    try: return config.load_config(cfg_path, overrides)
+    except config.ConfigError as e: raise CLIError(str(e)) from None
+
+def _cmd_cv(a) -> int:
+    _, config = _training()
+    cfg = _config(a, config, folds=5)
+    if a.print_config: print(cfg.to_yaml(), end=''); return 0
+    if not cfg.cv.folds: raise CLIError('cv.folds=0 means no cross-validation: give at least 2 folds (or use nlp_lib train)')
+    return _cv_summary(cfg, a)
+
+def _cv_summary(cfg, a) -> int:
+    from nlp_lib.training.crossval import cross_validate
+    res = cross_validate(cfg, progress=not a.quiet)
+    print('\n' + res.table())
+    print(f'run:                     {res.run_dir}\nout-of-fold predictions: {res.oof}')
+    return 0
 
 def _train_summary(res) -> int:
     import os
@@ -246,7 +273,7 @@ def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.
     if extra and a.command == 'predict' and not any(x.startswith('-') for x in extra): a.texts += extra   # texts after an option: `predict ART --json "text"`
     elif extra: p.error(f'unrecognized arguments: {" ".join(extra)}')
     from nlp_lib.inference.artifact import ArtifactError
-    cmds = {'train': _cmd_train, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report}
+    cmds = {'train': _cmd_train, 'cv': _cmd_cv, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report}
     try: return cmds[a.command](a)
     except (CLIError, ArtifactError, FileNotFoundError, ValueError) as e:
         print(f'nlp_lib {a.command}: error: {e}', file=sys.stderr)

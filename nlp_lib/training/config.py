@@ -20,6 +20,9 @@ from .losses import LossConfig
 from .vectors import BUNDLED, vectors_dir
 from ..inference.encoder import Encoder, HFTokenize, encoder_config
 from .distill import DistillConfig
+from .cv import CVConfig
+from .semisup import SemiConfig
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['PAIR_KEYS', 'INIT_FROM_FIXED', 'PreprocessConfig', 'ArchitectureConfig', 'TrainerConfig', 'PostprocessConfig',
@@ -90,6 +93,7 @@ class TrainerConfig(_Section):
     pretrain_lr: float = Field(1e-3, gt=0)
     lr_decay: float = Field(1.0, gt=0, le=1)   # discriminative rates: each parameter group (input side first) peaks at this times the next one's rate
     freeze_epochs: int = Field(0, ge=0)        # gradual unfreezing: that many one-epoch stages training only the last 1, 2, … groups, before `epochs` with all
+    compare_supervised: bool = False           # with semi.enabled: also train supervised-only from the same start and record its validation score beside
 
 class PostprocessConfig(_Section):
     "How logits become results; `label_names` (raw label → display name), when set, replaces the dataset's own display names."
@@ -124,6 +128,8 @@ class TrainConfig(_Section):
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
+    cv: CVConfig = Field(default_factory=CVConfig)
+    semi: SemiConfig = Field(default_factory=SemiConfig)
     seed: int = 42
 
     @model_validator(mode='after')
@@ -134,6 +140,7 @@ class TrainConfig(_Section):
             raise ValueError('trainer.pretrain_epochs: contrastive pre-training reads single texts; set it to 0 for text pairs (data.text_pair_col)')
         if self.data.text_pair_col is not None and issubclass(architectures.get(self.architecture.name), Ensemble):
             raise ValueError(f'architecture.name: {self.architecture.name} does not take text pairs; name a word-level architecture (it is wrapped in nlp_lib.Pair.v1) or nlp_lib.Encoder.v1')
+        self._semi_fits()
         if t is not None and not (Path(t).expanduser() / 'manifest.json').is_file():
             raise ValueError(f'distill.teacher: {t!r} is not a saved processor (a directory with manifest.json, e.g. a run\'s artifact)')
         if self.architecture.pretrained is None: return self
@@ -149,6 +156,20 @@ class TrainConfig(_Section):
         d = self.model_dump(mode='json')
         if only_changes: d = _diff(d, TrainConfig().model_dump(mode='json'))
         return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
+
+@patch
+def _semi_fits(self: TrainConfig):
+    "The semi-supervised trainer: single texts, a word vocabulary for its strong views, no teacher; `compare_supervised` only with it."
+    s = self.semi
+    if self.trainer.compare_supervised and not s.enabled: raise ValueError('trainer.compare_supervised: compares the semi-supervised trainer with supervised-only; set semi.enabled=true')
+    if not s.enabled: return
+    if self.distill.teacher is not None: raise ValueError('semi.enabled: a run is distilled (distill.teacher) or semi-supervised, not both')
+    if self.data.text_pair_col is not None: raise ValueError('semi.enabled: the semi-supervised trainer reads single texts; unset data.text_pair_col')
+    if self.architecture.pretrained is not None or self.architecture.init_from is not None:
+        raise ValueError('semi.enabled: its strong views are token augmentations of a fitted word vocabulary; architecture.pretrained and init_from bring their own tokenizer')
+    if not s.strong.enabled: raise ValueError('semi.strong.enabled: the strong view is what the unlabelled loss trains on; it must be on')
+    if s.unlabelled is None and self.data.labelled_limit is None: raise ValueError('semi.enabled: no unlabelled text: set semi.unlabelled=<file> or data.labelled_limit=N')
+    if s.unlabelled is not None and not Path(s.unlabelled).expanduser().is_file(): raise ValueError(f'semi.unlabelled: {s.unlabelled!r} is not a file')
 
 def _diff(d: dict, base: dict) -> dict:
     out = {}

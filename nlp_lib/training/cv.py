@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..sample import multi_hot
 
 # %% auto #0
-__all__ = ['cv_folds']
+__all__ = ['cv_folds', 'CVConfig']
 
 # %% ../../nbs/training/21_cv.ipynb #719ef37a
 def cv_folds(targets: Sequence,                    # per row: a class id, or a label set as a list of class ids
@@ -46,3 +47,16 @@ def cv_folds(targets: Sequence,                    # per row: a class id, or a l
         splits = MultilabelStratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(x, y)
     else: splits = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(x, np.asarray(targets))
     return [(np.sort(tr), np.sort(va)) for tr, va in splits]
+
+# %% ../../nbs/training/21_cv.ipynb #731b2df5
+class CVConfig(BaseModel):
+    "Cross-validation of a training config (`nlp_lib train … cv.folds=5`); 0 folds: one ordinary run."
+    model_config = ConfigDict(extra='forbid', validate_assignment=True)
+    folds: int = Field(0, ge=0)      # 0: no cross-validation; k >= 2: k folds, each a full run
+    stratify: bool = True            # keep label shares in every fold (label sets: iteratively)
+    keep_artifacts: bool = False     # keep each fold's artifact and upload it to MLflow; the out-of-fold predictions are kept either way
+    @field_validator('folds')
+    @classmethod
+    def _k(cls, v):
+        if v == 1: raise ValueError('1 fold is no cross-validation: give 0 (off) or at least 2')
+        return v

@@ -19,8 +19,8 @@ from ..inference.labels import Labels
 # %% auto #0
 __all__ = ['SST2_URL', 'SST2_MD5', 'DATASETS', 'MAX_CLASSES', 'MIN_PER_CLASS', 'DataError', 'BadRow', 'BadRows', 'table_format',
            'Examples', 'read_examples', 'read_table', 'table_columns', 'iter_table', 'fetch_sst2', 'NamedDataset',
-           'named_dataset', 'DataConfig', 'DataSource', 'data_source', 'DataBundle', 'load_data', 'file_sha256',
-           'data_hashes']
+           'named_dataset', 'DataConfig', 'DataSource', 'data_source', 'DataBundle', 'labelled_subset', 'load_data',
+           'file_sha256', 'data_hashes']
 
 # %% ../../nbs/training/10_data.ipynb #59cef058
 class DataError(ValueError):
@@ -210,9 +210,10 @@ def _indicator_names(path, fmt: str, header: bool, label_cols: list) -> list[str
 
 def _good_rows(path, fmt: str, text_col, label_col, header: bool = True, bad_rows: str = 'skip', report: BadRows | None = None,
                known: set[str] | None = None, pair_col=None, label_delim: str | None = None, label_cols: list | None = None,
-               multi_label: bool | None = None) -> Iterator[tuple[int, str, str | None, str | list[str] | None]]:
-    "`(line, text, pair, label)` of the usable rows; a bad row raises `DataError` (`bad_rows='fail'`) or is counted in `report`; a read that fails midway raises `DataError`."
-    cols = [text_col] + ([] if pair_col is None else [pair_col])
+               multi_label: bool | None = None, group_col=None) -> Iterator[tuple[int, str, str | None, str | list[str] | None, str | None]]:
+    "`(line, text, pair, label, group)` of the usable rows; a bad row raises `DataError` (`bad_rows='fail'`) or is counted in `report`; a read that fails midway raises `DataError`."
+    extra = [c for c in (pair_col, group_col) if c is not None]   # read after the text, before the labels
+    cols = [text_col] + extra
     if label_cols: cols, names = cols + list(label_cols), _indicator_names(path, fmt, header, label_cols)
     elif label_col is not None: cols.append(label_col)
     multi = True if label_delim is not None or label_cols else multi_label
@@ -226,9 +227,12 @@ def _good_rows(path, fmt: str, text_col, label_col, header: bool = True, bad_row
             raise DataError(f'{path}: cannot be read{f" after line {n}" if n else ""} ({e.strerror or e}); did it vanish or change while being read?') from None
         label = unknown = None
         if reason is None:
-            text, pair, rest = vals[0], (vals[1] if pair_col is not None else None), vals[1 + (pair_col is not None):]
+            text, rest = vals[0], vals[1 + len(extra):]
+            pair = vals[1] if pair_col is not None else None
+            group = vals[len(extra)] if group_col is not None else None
             if text is None or not str(text).strip(): reason = 'empty text'
             elif pair_col is not None and (pair is None or not str(pair).strip()): reason = 'empty text pair'
+            elif group_col is not None and (group is None or not str(group).strip()): reason = 'missing group'
             elif label_cols:
                 flags = [_indicator(v) for v in rest]
                 if None in flags: reason = 'bad indicator value'
@@ -237,7 +241,7 @@ def _good_rows(path, fmt: str, text_col, label_col, header: bool = True, bad_row
             if reason is None and known is not None and label is not None:
                 unknown = [l for l in (label if isinstance(label, list) else [label]) if l not in known]
                 if unknown: reason = 'unknown label'
-            if reason is None: yield n, str(text), None if pair is None else str(pair), label; continue
+            if reason is None: yield n, str(text), None if pair is None else str(pair), label, None if group is None else str(group).strip(); continue
         if bad_rows == 'fail':
             extra = f' {unknown[0]!r}: not among the training labels {sorted(known)[:20]}' if reason == 'unknown label' else ''
             raise DataError(f'{path}:{n}: {reason}{extra}')
@@ -249,6 +253,7 @@ class Examples(NamedTuple):
     texts: list[str]
     pairs: list[str] | None
     labels: list        # per row: a raw label (str), a label set (list[str], possibly empty), or None without a label column
+    groups: list[str] | None = None   # per row: its group (author, thread, movie …); None without a group column
 
 def read_examples(path,                               # a TSV, CSV, JSONL or Parquet file
                   text_col: str | int = 'sentence',   # text column: a name, or a position counted from 0 (not for JSONL)
@@ -263,19 +268,20 @@ def read_examples(path,                               # a TSV, CSV, JSONL or Par
                   label_delim: str | None = None,     # the label column holds label sets joined by this, e.g. ',' for `3,15`
                   label_cols: list[str | int] | None = None,  # one 0/1 indicator column per label; their names are the labels
                   multi_label: bool | None = None,    # True: every label is a set; False: single labels; None: sets if any value is a JSON list
+                  group_col: str | int | None = None, # column of each row's group (e.g. its author); a row without one is bad ('missing group')
                  ) -> Examples:
     "Texts, second texts of pairs, and labels (strings, or label sets when multi-label) from a TSV, CSV, JSONL or Parquet file."
     path = Path(path)
     report = report if report is not None else BadRows()
     known = None if known_labels is None else {str(l) for l in known_labels}
-    texts, pairs, labels = [], [], []
-    for _, text, pair, label in _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report, known,
-                                           pair_col, label_delim, label_cols, multi_label):
-        texts.append(text); pairs.append(pair); labels.append(label)
+    texts, pairs, labels, groups = [], [], [], []
+    for _, text, pair, label, group in _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report, known,
+                                                  pair_col, label_delim, label_cols, multi_label, group_col):
+        texts.append(text); pairs.append(pair); labels.append(label); groups.append(group)
         if limit is not None and len(texts) >= limit: break
     if multi_label is None and any(isinstance(l, list) for l in labels):     # JSON lists: the data is multi-label
         labels = [l if isinstance(l, list) else [l] for l in labels]
-    return Examples(texts, pairs if pair_col is not None else None, labels)
+    return Examples(texts, pairs if pair_col is not None else None, labels, groups if group_col is not None else None)
 
 # %% ../../nbs/training/10_data.ipynb #cafb8b32
 def read_table(path,                              # a TSV, CSV, JSONL or Parquet file
@@ -294,7 +300,7 @@ def read_table(path,                              # a TSV, CSV, JSONL or Parquet
               ) -> tuple[list[str], list]:        # texts and raw labels (stripped strings, or label sets); with `pair_col`: texts, pairs, labels
     "Texts and raw labels from a TSV, CSV, JSONL or Parquet file; columns by name or position (`int`); bad rows are skipped into `report` or raise `DataError`."
     ex = read_examples(path, text_col, label_col, format, bad_rows, known_labels, limit, report, header, pair_col, label_delim, label_cols, multi_label)
-    return (ex.texts, ex.labels) if pair_col is None else tuple(ex)
+    return (ex.texts, ex.labels) if pair_col is None else (ex.texts, ex.pairs, ex.labels)
 
 # %% ../../nbs/training/10_data.ipynb #a167ffab
 def table_columns(path,                 # a TSV, CSV, JSONL or Parquet file
@@ -332,8 +338,8 @@ def iter_table(path,                                # a TSV, CSV, JSONL or Parqu
     path = Path(path)
     rows = _good_rows(path, table_format(path, format), text_col, label_col, header, bad_rows, report,   # the file and format are checked now
                       pair_col=pair_col, label_delim=label_delim, label_cols=label_cols, multi_label=multi_label)
-    if pair_col is None: return ((text, label) for _, text, _, label in rows)
-    return ((text, pair, label) for _, text, pair, label in rows)
+    if pair_col is None: return ((text, label) for _, text, _, label, _ in rows)
+    return ((text, pair, label) for _, text, pair, label, _ in rows)
 
 # %% ../../nbs/training/10_data.ipynb #bad96d89
 SST2_URL = 'https://dl.fbaipublicfiles.com/glue/data/SST-2.zip'
@@ -435,6 +441,8 @@ class DataConfig(BaseModel):
     label_delim: str | None = Field(None, min_length=1)  # the label column holds label sets joined by this, e.g. ',' for `3,15`
     label_cols: list[str | int] | None = Field(None, min_length=1)  # one 0/1 column per label (names, or positions); label_col is then unused
     text_pair_col: str | int | None = None          # the second text of a pair (with text_col)
+    group_col: str | int | None = None              # each row's group (author, thread, movie): a split or CV fold never divides a group
+    labelled_limit: int | None = Field(None, ge=1)  # keep the labels of this many training rows (stratified, seeded); the rest become unlabelled text
 
     @model_validator(mode='after')
     def _check(self):
@@ -457,6 +465,7 @@ class DataSource:
     label_delim: str | None = None
     label_cols: list[str | int] | None = None
     multi_label: bool | None = False     # True: label sets; False: single labels; None: as the data says (JSON lists are sets)
+    group_col: str | int | None = None   # each row's group
 
 def data_source(cfg: DataConfig,  # the data section of a config: a train file, or a dataset name
                ) -> DataSource:
@@ -473,7 +482,7 @@ def data_source(cfg: DataConfig,  # the data section of a config: a train file, 
     delim = cfg.label_delim if cfg.label_delim is not None else None if cfg.task == 'single_label' or cfg.label_cols else ds.label_delim
     multi = True if cfg.task == 'multi_label' or delim is not None or cfg.label_cols else False if cfg.task == 'single_label' else None
     pair_col = cfg.text_pair_col if cfg.text_pair_col is not None else ds.text_pair_col
-    return DataSource(*files, text_col, label_col, header, names, pair_col, delim, cfg.label_cols, multi)
+    return DataSource(*files, text_col, label_col, header, names, pair_col, delim, cfg.label_cols, multi, cfg.group_col)
 
 # %% ../../nbs/training/10_data.ipynb #133f98ae
 @dataclass
@@ -488,11 +497,19 @@ class DataBundle:
     bad_rows: BadRows = field(default_factory=BadRows)
     train_pairs: list[str] | None = None    # the second text of each pair; None: single texts
     valid_pairs: list[str] | None = None
+    train_groups: list[str] | None = None   # each row's group (`data.group_col`); None: no group column
+    valid_groups: list[str] | None = None
+    unlabelled_texts: list[str] = field(default_factory=list)   # training texts whose labels were set aside (`data.labelled_limit`)
     @property
     def multi_label(self) -> bool: return self.labels.multi_label
 
-def _split(n: int, cfg: DataConfig) -> tuple[list[int], list[int]]:
-    "A seeded random split of `n` training rows into (valid, train) row indices."
+def _split(n: int, cfg: DataConfig, groups: list[str] | None = None) -> tuple[list[int], list[int]]:
+    "A seeded random split of `n` training rows into (valid, train) row indices; with `groups`, each group goes whole to one side (scikit-learn's `GroupShuffleSplit`)."
+    if groups is not None:
+        from sklearn.model_selection import GroupShuffleSplit
+        if len(set(groups)) < 2: raise DataError(f'data.group_col: all {n} training rows are in one group: a validation split needs two; give a validation file (data.valid)')
+        t, v = next(GroupShuffleSplit(1, test_size=cfg.valid_pct, random_state=cfg.split_seed).split(np.zeros((n, 1)), groups=groups))
+        return sorted(v.tolist()), sorted(t.tolist())
     idx = np.random.default_rng(cfg.split_seed).permutation(n)
     n_valid = max(1, int(round(n * cfg.valid_pct)))
     return sorted(idx[:n_valid]), sorted(idx[n_valid:])
@@ -548,6 +565,28 @@ def _check_vocabulary(path, n_classes: int, n_rows: int):
                       'is data.label_col the label column? An id or text column gives a class per row; label sets read as single labels '
                       'give a class per combination (then set data.label_delim and data.task=multi_label)', UserWarning, stacklevel=3)
 
+# %% ../../nbs/training/10_data.ipynb #37195aff
+def _take(xs, idx): return None if xs is None else [xs[i] for i in idx]
+
+def labelled_subset(targets: list,                 # per training row: a class id, or a label set as a list of class ids
+                    n: int,                        # rows to keep labelled
+                    seed: int = 42,                # seeds the draw
+                    n_classes: int | None = None,  # label sets: the number of labels; None: single labels
+                   ) -> tuple[list[int], list[int]]:  # (kept, set aside) row indices, sorted
+    "A seeded draw of `n` rows stratified by label (scikit-learn's `train_test_split`; label sets: iterative stratification); the other rows are set aside."
+    if n >= len(targets): raise DataError(f'data.labelled_limit={n} keeps every one of the {len(targets)} training rows: nothing is left unlabelled; give a smaller number')
+    idx = np.arange(len(targets))
+    if n_classes is not None:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+        y = np.zeros((len(targets), n_classes + 2), bool)      # two all-zero columns, as in `_stratified_split`
+        for i, ids in enumerate(targets): y[i, ids] = True
+        keep, rest = next(MultilabelStratifiedShuffleSplit(n_splits=1, train_size=n, test_size=len(y) - n, random_state=seed).split(np.zeros((len(y), 1)), y))
+        return sorted(keep.tolist()), sorted(rest.tolist())
+    from sklearn.model_selection import train_test_split
+    try: keep, rest = train_test_split(idx, train_size=n, stratify=np.asarray(targets), random_state=seed)
+    except ValueError: keep, rest = train_test_split(idx, train_size=n, random_state=seed)   # a class too rare to stratify, or n below the number of classes
+    return sorted(keep.tolist()), sorted(rest.tolist())
+
 # %% ../../nbs/training/10_data.ipynb #83681a69
 def _vocabulary(ty: list, multi: bool, src: DataSource, label_names: Mapping[str, str] | None, fmt: str) -> Labels:
     "The label vocabulary of the training labels `ty` (label sets when `multi`), with display names."
@@ -566,8 +605,8 @@ def load_data(cfg: DataConfig | None = None,                # what to read and h
     src = data_source(cfg)
     rep = BadRows()
     opts = dict(text_col=src.text_col, label_col=src.label_col, format=cfg.format, bad_rows=cfg.bad_rows, report=rep, header=src.header,
-                pair_col=src.pair_col, label_delim=src.label_delim, label_cols=src.label_cols)
-    tx, tp, ty = read_examples(src.train, limit=cfg.limit, multi_label=src.multi_label, **opts)
+                pair_col=src.pair_col, label_delim=src.label_delim, label_cols=src.label_cols, group_col=src.group_col)
+    tx, tp, ty, tg = read_examples(src.train, limit=cfg.limit, multi_label=src.multi_label, **opts)
     if not tx: raise DataError(f'{src.train}: no usable rows ({rep})')
     multi = isinstance(ty[0], list)
     if not multi and cfg.task == 'auto': _check_single_labels(src.train, ty)
@@ -576,20 +615,25 @@ def load_data(cfg: DataConfig | None = None,                # what to read and h
     encode = labels.encode_sets if multi else (lambda ys: labels.encode(ys).tolist())
     files, ty = [src.train], encode(ty)
     if src.valid is not None:
-        vx, vp, vy = read_examples(src.valid, known_labels=labels.raw, limit=cfg.valid_limit, multi_label=multi, **opts)
+        vx, vp, vy, vg = read_examples(src.valid, known_labels=labels.raw, limit=cfg.valid_limit, multi_label=multi, **opts)
         if not vx: raise DataError(f'{src.valid}: no usable rows ({rep})')
         files.append(src.valid); vy = encode(vy)
     else:
         if multi:
             y = np.zeros((len(ty), len(labels)), bool)
             for i, ids in enumerate(ty): y[i, ids] = True
-            v, t = _stratified_split(y, cfg)
-        else: v, t = _split(len(tx), cfg)
-        take = lambda xs, idx: None if xs is None else [xs[i] for i in idx]
-        vx, vp, vy = (take(xs, v[:cfg.valid_limit]) for xs in (tx, tp, ty))
-        tx, tp, ty = (take(xs, t) for xs in (tx, tp, ty))
+            v, t = _stratified_split(y, cfg) if tg is None else _split(len(tx), cfg, tg)
+        else: v, t = _split(len(tx), cfg, tg)
+        vx, vp, vy, vg = (_take(xs, v[:cfg.valid_limit]) for xs in (tx, tp, ty, tg))
+        tx, tp, ty, tg = (_take(xs, t) for xs in (tx, tp, ty, tg))
+    unlabelled = []
+    if cfg.labelled_limit is not None:
+        keep, rest = labelled_subset(ty, cfg.labelled_limit, cfg.split_seed, len(labels) if multi else None)
+        if tp is not None: raise DataError('data.labelled_limit: text pairs cannot be set aside as unlabelled text; it is for single texts')
+        unlabelled = [tx[i] for i in rest]
+        tx, ty, tg = (_take(xs, keep) for xs in (tx, ty, tg))
     if rep.total: warnings.warn(str(rep))
-    return DataBundle(tx, ty, vx, vy, labels, files, rep, tp, vp)
+    return DataBundle(tx, ty, vx, vy, labels, files, rep, tp, vp, tg, vg, unlabelled)
 
 # %% ../../nbs/training/10_data.ipynb #73c62ece
 def file_sha256(path,    # the file to hash

@@ -33,12 +33,14 @@ from ..inference.encoder import HFTokenize, encoder_config, load_pretrained
 from .distill import DistillationTrainer, augment_texts, distill_dataloaders, teacher_logits
 from .distributed import setup_distributed, is_main, broadcast_object, num_distrib
 from .transfer import parent_record, init_model, check_parent
+from .semisup import SemiSupervisedTrainer, SemiConfig, repeat_factor
 import logging
 
 # %% auto #0
-__all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'numericalizer', 'preprocess_data',
-           'build_run_model', 'teacher_samples', 'pretrain_encoder', 'fit_model', 'save_run', 'start_from', 'train',
-           'check_run_data', 'resume', 'evaluate']
+__all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'uses_unlabelled', 'unlabelled_texts',
+           'numericalizer', 'preprocess_data', 'build_run_model', 'teacher_samples', 'pretrain_encoder', 'fit_model',
+           'save_run', 'start_from', 'semi_record', 'supervised_baseline', 'train', 'check_run_data', 'resume',
+           'evaluate']
 
 # %% ../../nbs/training/18_run.ipynb #7151c8ac
 @dataclass
@@ -80,6 +82,8 @@ def _quiet(learn, progress: bool) -> contextlib.ExitStack:
 
 # %% ../../nbs/training/18_run.ipynb #bab9eb06
 def start_run(cfg: TrainConfig,  # the resolved config; `tracking` says where the run goes and whether MLflow is used, `seed` seeds it
+              parent_run_id: str | None = None,  # the MLflow run this one is a child of (a cross-validation fold); None: a top-level run
+              mlflow_dir=None,                   # the directory of the local MLflow store; None: `tracking.runs_dir`
              ) -> tuple[RunDir, MLflowRun | None]:  # the run directory, and the MLflow run (None when `tracking.mlflow` is false)
     "Check the runs directory (writable, `tracking.min_free_mb` free), create the run directory with the resolved `config.yaml`, open the MLflow run (unless disabled), and seed everything."
     check_runs_dir(cfg.tracking.runs_dir, cfg.tracking.min_free_mb)
@@ -87,7 +91,7 @@ def start_run(cfg: TrainConfig,  # the resolved config; `tracking` says where th
     ml = None
     try:
         run.write_text('config.yaml', cfg.to_yaml())
-        ml = MLflowRun(cfg.tracking.experiment, run.path.name, cfg.tracking.runs_dir) if cfg.tracking.mlflow else None
+        ml = MLflowRun(cfg.tracking.experiment, run.path.name, mlflow_dir or cfg.tracking.runs_dir, parent_run_id=parent_run_id) if cfg.tracking.mlflow else None
         if ml:
             ml.log_params(cfg.model_dump(mode='json'))
             run.info['mlflow_run_id'] = ml.run_id; run.write_json('run.json', run.info)   # so `resume` reopens the same MLflow run
@@ -119,6 +123,22 @@ def load_run_data(cfg: TrainConfig,           # the run's config: `data` says wh
     return data
 
 # %% ../../nbs/training/18_run.ipynb #af0808dc
+def uses_unlabelled(cfg: TrainConfig) -> bool:
+    "Does the run learn from unlabelled text (the semi-supervised trainer, or contrastive pre-training)?"
+    return cfg.semi.enabled or cfg.trainer.pretrain_epochs > 0
+
+def unlabelled_texts(cfg: TrainConfig,   # `semi` names an unlabelled file, its text column and a limit
+                     data: DataBundle,   # its `unlabelled_texts`: training texts whose labels `data.labelled_limit` set aside
+                    ) -> list[str]:
+    "The unlabelled text of a run: the texts set aside by `data.labelled_limit`, then those of `semi.unlabelled`; at most `semi.limit` of them (a seeded sample)."
+    texts = list(data.unlabelled_texts)
+    s = cfg.semi
+    if s.enabled and s.unlabelled is not None:
+        texts += read_examples(s.unlabelled, text_col=s.text_col, label_col=None, header=s.header, bad_rows=cfg.data.bad_rows).texts
+    if s.limit is not None and len(texts) > s.limit:
+        texts = [texts[i] for i in sorted(np.random.default_rng(cfg.data.split_seed).choice(len(texts), s.limit, replace=False))]
+    return texts
+
 def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be a `Numericalize` (or a pretrained model's `HFTokenize`)
                  ) -> Numericalize | HFTokenize:
     "The step of `pre` that gives ids: it knows the vocabulary, padding and special ids the model is sized from."
@@ -130,9 +150,12 @@ def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says whi
                     data: DataBundle,  # the loaded training and validation texts with class ids
                     parent: Processor | None = None,  # `architecture.init_from`, loaded: its fitted pre-processing is used as it is
                    ) -> tuple[list[Transform], list[TextSample], list[TextSample]]:  # fitted steps, training samples, validation samples
-    "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only (or the parent artifact's), and the pre-processed training and validation samples."
+    "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only (labelled, and unlabelled when the run uses them; or the parent artifact's), and the pre-processed training and validation samples."
     pre = parent.pre if parent is not None else cfg.preprocess.build(cfg.architecture.pretrained, pair=data.train_pairs is not None)
-    train = (apply_preprocess if parent is not None else fit_preprocess)(pre, make_samples(data.train_texts, data.train_labels, data.train_pairs))
+    extra = list(data.unlabelled_texts) if parent is None and uses_unlabelled(cfg) else []   # unlabelled training text: in the vocabulary too
+    n = len(data.train_texts)
+    samples = make_samples(list(data.train_texts) + extra, list(data.train_labels) + [None] * len(extra), data.train_pairs)
+    train = (apply_preprocess if parent is not None else fit_preprocess)(pre, samples)[:n]
     valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels, data.valid_pairs))
     return pre, train, valid
 
@@ -213,20 +236,27 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
               ml: MLflowRun | None = None,      # MLflow run to log epochs to; None: no MLflow
               progress: bool = True,            # show progress bars (or one line per epoch when not on a terminal)
               resume: Checkpoint | None = None, # continue from this checkpoint (pre-training, already in its weights, is skipped); None: from the start
+              unlabelled: Sequence[TextSample] = (),  # pre-processed unlabelled samples: for the semi-supervised trainer (`semi.enabled`) and pre-training
              ) -> SupervisedTrainer:
     "Train `model` on the pre-processed samples as `cfg` says, checkpointing each epoch in `run`; returns the `SupervisedTrainer` holding it."
     augment = cfg.augment.build(num)
     teacher = cfg.distill.teacher is not None      # then `train` carries the teacher's logits (`teacher_samples`)
     multi = any(isinstance(s.target, list) for s in train)   # label sets: the loss, the metrics and the batches follow
     n_classes = model.params.n_classes
+    semi = cfg.semi.enabled
+    if cfg.trainer.pretrain_epochs and resume is None: pretrain_encoder(cfg, model, list(train) + list(unlabelled), num, augment, run, ml, progress)
+    if semi: train = list(train) * repeat_factor(len(train), len(unlabelled), cfg.semi.ratio)   # an epoch: one pass over the unlabelled text
     if teacher: dls = distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed, n_classes=n_classes)
     else: dls = build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed, n_classes=n_classes)
     loaders = lambda seed: (distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed, n_classes=n_classes) if teacher else
                             build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed, n_classes=n_classes))
-    if cfg.trainer.pretrain_epochs and resume is None: pretrain_encoder(cfg, model, train, num, augment, run, ml, progress)
     loss = cfg.loss.for_task(multi).build([s.target for s in train], n_classes)
     def trainer(m, dls, cbs=()):
         kw = dict(wd=cfg.trainer.wd, cbs=list(cbs), mixed_precision=cfg.trainer.mixed_precision, path=run.path if run else None)
+        if semi:
+            s = cfg.semi
+            return SemiSupervisedTrainer(m, dls, loss, unlabelled, num.pad_id, s.strong.build(num), s.weak.build(num), s.threshold, s.weight,
+                                         s.ratio, multi, cfg.seed, metrics=default_metrics(multi_label=multi), **kw)
         if teacher: return DistillationTrainer(m, dls, loss, cfg.distill.temperature, cfg.distill.soft_weight, default_metrics(multi_label=multi), multi, **kw)
         return SupervisedTrainer(m, dls, loss, default_metrics(multi_label=multi), **kw)
     members = getattr(model, 'member_models', None)
@@ -251,6 +281,7 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
              ml: MLflowRun | None = None,              # MLflow run to log final metrics and artifacts to; None: no MLflow
              timings: dict[str, float] | None = None,  # extra metrics (e.g. 'train_seconds') to record with the scores
              progress: bool = True,                    # show a progress bar while predicting
+             log_artifact: bool = True,                # upload the artifact to MLflow (a cross-validation fold's need not be)
             ) -> RunResult:
     "Score the trained model on the validation split (multi-label: after tuning each label's threshold on it), save the `Processor` artifact in the run, and write the final metrics."
     with _quiet(trainer.learn, progress): probs, targs = trainer.predict()
@@ -269,8 +300,8 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
     run.write_json('metrics.json', metrics)
     if ml:
         ml.log_metrics({f'final.{k}': v for k, v in metrics.items() if isinstance(v, (int, float))})
-        ml.log_artifacts(artifact, 'artifact')
-        ml.log_artifacts(run.path, 'run', exclude=('checkpoint',))
+        if log_artifact: ml.log_artifacts(artifact, 'artifact')
+        ml.log_artifacts(run.path, 'run', exclude=('checkpoint', 'artifact') if not log_artifact else ('checkpoint',))
     return RunResult(run.path, artifact, proc, metrics, trainer)
 
 # %% ../../nbs/training/18_run.ipynb #736c54cf
@@ -287,6 +318,44 @@ def start_from(cfg: TrainConfig,       # the run's config: `architecture.init_fr
     if run is not None: run.write_json('init_from.json', rec)
     if fresh: logging.getLogger('nlp_lib.training').info('initialised afresh (new labels, or not in the parent with this shape): %s', ', '.join(fresh))
     return model
+
+# %% ../../nbs/training/18_run.ipynb #f878c77b
+def semi_record(cfg: TrainConfig, trainer, n_unlabelled: int, run: RunDir | None) -> dict[str, float]:
+    "Write `semi.json` (the unlabelled text's size, the settings, each epoch's mask rate); the last mask rate, as a metric."
+    rates = trainer.fixmatch.mask_rates if hasattr(trainer, 'fixmatch') else []
+    if run is not None: run.write_json('semi.json', {'n_unlabelled': n_unlabelled, 'mask_rates': rates, **cfg.semi.model_dump(mode='json')})
+    return {'semi_mask_rate': rates[-1]} if rates else {}
+
+def _scores(trainer, multi: bool, cfg: TrainConfig) -> dict[str, float]:
+    "Validation accuracy and macro-F1 (label sets: macro- and micro-F1 at thresholds tuned on validation, as `save_run` does)."
+    with trainer.learn.no_bar(): probs, targs = trainer.predict()
+    if not multi:
+        r = classification_report(probs, targs, [str(i) for i in range(probs.shape[1])])
+        return {'accuracy': r['accuracy'], 'macro_f1': r['macro_f1']}
+    cut = tune_thresholds(probs, targs) if cfg.postprocess.tune_thresholds else cfg.postprocess.threshold
+    r = multilabel_report(probs, targs, [str(i) for i in range(probs.shape[1])], cut)
+    return {'macro_f1': r['macro_f1'], 'micro_f1': r['micro_f1']}
+
+def supervised_baseline(cfg: TrainConfig, data: DataBundle, parent, train, valid, num, n_unlabelled: int, progress: bool = True) -> dict[str, float]:
+    "The same config trained supervised-only from the same seed, on the same labelled samples as often (the semi-supervised epochs' repeats): its validation scores as `supervised_only_*`."
+    states = rng_states()
+    try:
+        set_seed(cfg.seed, reproducible=True)
+        sup = cfg.model_copy(update={'semi': SemiConfig(), 'trainer': cfg.trainer.model_copy(update={'compare_supervised': False})})
+        model = build_run_model(sup, num, len(data.labels), data.train_pairs is not None, data.labels.multi_label) if parent is None else start_from(sup, parent, data, None)
+        if progress: print('supervised-only baseline (trainer.compare_supervised):', flush=True)
+        t = fit_model(sup, model, list(train) * repeat_factor(len(train), n_unlabelled, cfg.semi.ratio), valid, num, None, None, progress)
+        return {f'supervised_only_{k}': v for k, v in _scores(t, data.labels.multi_label, cfg).items()}
+    finally: set_rng_states(*states)
+
+def _say_if_no_gain(metrics: dict):
+    "Record `semi_gain_*` (semi-supervised minus supervised-only) and warn when the semi-supervised score is not the higher."
+    for k in ('accuracy', 'macro_f1'):
+        if f'supervised_only_{k}' in metrics and k in metrics: metrics[f'semi_gain_{k}'] = metrics[k] - metrics[f'supervised_only_{k}']
+    key = 'semi_gain_accuracy' if 'semi_gain_accuracy' in metrics else 'semi_gain_macro_f1'
+    if metrics.get(key, 1) <= 0:
+        logging.getLogger('nlp_lib.training').warning('the semi-supervised trainer did not beat supervised-only on validation (%s %+.4f): '
+                                                      'keep the supervised model, or try more unlabelled text or a lower semi.threshold', key, metrics[key])
 
 # %% ../../nbs/training/18_run.ipynb #f14ec7ae
 def train(cfg: TrainConfig | None = None,  # the full training config, e.g. from `load_config`; None: the defaults
@@ -309,7 +378,8 @@ def _recorded(run: RunDir, ml: MLflowRun | None):
         if ml: ml.finish('FAILED' if not isinstance(e, KeyboardInterrupt) else 'KILLED')
         raise
 
-def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun | None, progress: bool, resume: Checkpoint | None = None) -> RunResult:
+def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun | None, progress: bool, resume: Checkpoint | None = None,
+                 log_artifact: bool = True) -> RunResult:
     "Steps 3 to 6 on loaded data; the checkpoint, needed no more once the artifact is saved, is removed at the end."
     t0 = time.perf_counter()
     pair = data.train_pairs is not None
@@ -319,20 +389,28 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
         raise ValueError(f'architecture.name: {cfg.architecture.name} reads single texts; for text pairs name one word-level architecture (it is wrapped in nlp_lib.Pair.v1)')
     parent = Processor.load(cfg.architecture.init_from) if cfg.architecture.init_from else None
     if parent is not None: check_parent(parent, pair)      # before its pre-processing meets data of the other shape
+    if uses_unlabelled(cfg): data.unlabelled_texts = unlabelled_texts(cfg, data)
     pre, train_samples, valid_samples = preprocess_data(cfg, data, parent)
+    unlabelled = apply_preprocess(pre, make_samples(data.unlabelled_texts)) if uses_unlabelled(cfg) and data.unlabelled_texts else []
     tt = time.perf_counter()
     if cfg.distill.teacher: train_samples = teacher_samples(cfg, data, pre, train_samples, run, progress)
     t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
     num = numericalizer(pre)
     if parent is None: model = build_run_model(cfg, num, len(data.labels), pair, data.labels.multi_label)
     else: model = start_from(cfg, parent, data, run)
-    trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume)
+    trainer = fit_model(cfg, model, train_samples, valid_samples, num, run, ml, progress, resume, unlabelled)
     timings = {'train_seconds': round(time.perf_counter() - t1, 2), 'preprocess_seconds': round(tt - t0, 2),
                **({'teacher_seconds': round(t1 - tt, 2)} if cfg.distill.teacher else {})}
+    if cfg.semi.enabled: timings.update(semi_record(cfg, trainer, len(unlabelled), run))
+    if cfg.trainer.compare_supervised and run is not None:
+        timings.update(supervised_baseline(cfg, data, parent, train_samples, valid_samples, num, len(unlabelled), progress))
     if run is None:   # a torchrun worker: rank 0's run directory, artifact and metrics, with this process's (identical) model
         run_dir, artifact, metrics = broadcast_object(None)
         return RunResult(run_dir, artifact, trainer.to_processor(pre, cfg.postprocess.build(data.labels), data.labels), metrics, trainer)
-    res = save_run(cfg, trainer, pre, data.labels, run, ml, timings, progress)
+    res = save_run(cfg, trainer, pre, data.labels, run, ml, timings, progress, log_artifact)
+    if cfg.trainer.compare_supervised:
+        _say_if_no_gain(res.metrics); run.write_json('metrics.json', res.metrics)
+        if ml: ml.log_metrics({f'final.{k}': v for k, v in res.metrics.items() if k.startswith(('supervised_only_', 'semi_gain_'))})
     shutil.rmtree(run.path / 'checkpoint', ignore_errors=True)
     run.finish('finished')
     if ml: ml.finish('FINISHED')

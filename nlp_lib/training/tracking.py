@@ -184,6 +184,7 @@ class MLflowRun:
                  run_name: str,     # name of the MLflow run (e.g. the run directory's name)
                  runs_dir='runs',   # holds the local store (`mlflow.db`, `mlartifacts/`) unless `MLFLOW_TRACKING_URI` is set
                  run_id: str | None = None,  # an existing run to reopen (a resumed training run); None, or an id the store lacks: a new run
+                 parent_run_id: str | None = None,  # a new run is a child of this (open) run, e.g. a fold under its cross-validation run
                 ):
         import mlflow   # imported here: tracking is optional and mlflow is slow to import
         import logging; logging.getLogger('mlflow').setLevel(logging.WARNING)
@@ -199,7 +200,8 @@ class MLflowRun:
         if run_id:
             try: self.run = mlflow.start_run(run_id=run_id)
             except Exception: self.run = None      # not in this store (e.g. another MLFLOW_TRACKING_URI): a new run
-        if self.run is None: self.run = mlflow.start_run(experiment_id=eid, run_name=run_name)
+        if self.run is None:
+            self.run = mlflow.start_run(experiment_id=eid, run_name=run_name, nested=parent_run_id is not None, parent_run_id=parent_run_id)
         self.run_id = self.run.info.run_id
     def log_params(self,
                    params: dict,  # nested settings, e.g. the config's `model_dump()`; flattened to dotted keys, values cut to 500 characters
