@@ -53,3 +53,32 @@ def test_no_group_in_two_folds(case):
 @given(st.lists(st.lists(st.integers(0, 7), max_size=4, unique=True), min_size=10, max_size=150), st.integers(2, 5), st.integers(0, 2**16))
 def test_label_set_folds_partition_rows(targets, k, seed):
     check_partition(cv_folds(targets, k, n_classes=8, seed=seed), len(targets))
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 30), min_size=2, max_size=300), st.floats(0.05, 0.5), st.integers(0, 2**16))
+def test_grouped_validation_split_keeps_groups_whole(groups, pct, seed):
+    "`data.group_col` without a validation file: `load_data`'s split puts each group on one side only."
+    from nlp_lib.training.data import DataConfig, DataError, _split
+    cfg = DataConfig(valid_pct=pct, split_seed=seed)
+    g = [str(x) for x in groups]
+    if len(set(g)) < 2:
+        with pytest.raises(DataError, match='one group'): _split(len(g), cfg, g)
+        return
+    valid, train = _split(len(g), cfg, g)
+    assert sorted(valid + train) == list(range(len(g))) and valid and train
+    assert not {g[i] for i in valid} & {g[i] for i in train}
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 2), min_size=20, max_size=300), st.data())
+def test_labelled_subset_is_a_stratified_partition(targets, data):
+    "`data.labelled_limit`: exactly n rows kept, the rest set aside, every class that can be kept in proportion is kept."
+    from nlp_lib.training.data import labelled_subset
+    n = data.draw(st.integers(1, len(targets) - 1))
+    keep, rest = labelled_subset(targets, n, data.draw(st.integers(0, 2**16)))
+    assert len(keep) == n and sorted(keep + rest) == list(range(len(targets)))
+    counts = np.bincount(targets, minlength=3)
+    if min(c for c in counts if c) >= 2 and n >= 3 and len(targets) - n >= 3:   # stratified: each class within one row of its share
+        kept = np.bincount([targets[i] for i in keep], minlength=3)
+        assert all(abs(kept[c] - n * counts[c] / len(targets)) <= 1 for c in range(3))

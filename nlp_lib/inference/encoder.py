@@ -64,6 +64,18 @@ class HFTokenize(Transform):
         path = Path(path)
         return cls(max_len=max_len, pair=pair)._set(Tokenizer.from_file(str(path / 'tokenizer.json' if path.is_dir() else path)))
 
+# %% ../../nbs/inference/09_encoder.ipynb #d37ec63c
+@patch(as_prop=True)
+def mask_id(self: HFTokenize) -> int | None:
+    "The id of the tokenizer's mask token (`[MASK]`, `<mask>`); None when it has none."
+    return next((i for t in ('[MASK]', '<mask>') if (i := self._tok.token_to_id(t)) is not None), None)
+
+@patch(as_prop=True)
+def first_word_id(self: HFTokenize) -> int:
+    "The smallest id of a regular word piece: every id below it is a special or unused token (`[PAD]`, `[unused0]`, `<s>`, …)."
+    special = lambda t: (t.startswith('[') and t.endswith(']')) or (t.startswith('<') and t.endswith('>'))
+    return min(i for t, i in self._tok.get_vocab().items() if not special(t))
+
 # %% ../../nbs/inference/09_encoder.ipynb #9b2f523c
 @patch
 def encode(self: HFTokenize,

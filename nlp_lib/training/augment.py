@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from ..sample import TextSample
 from ..registry import augmentations
 from ..inference.tokenize import Numericalize
+from ..inference.encoder import HFTokenize
 
 # %% auto #0
 __all__ = ['AugmentStep', 'Augmentation', 'RandomDeletion', 'RandomSwap', 'SpanMask', 'RandomSubstitution', 'Augmenter',
@@ -112,6 +113,7 @@ class Augmenter(BaseModel):
     steps: list[AugmentStep] = Field(default_factory=list)
     p_apply: float = Field(1.0, ge=0, le=1)
     sep_id: int | None = None    # text pairs: the id between the two texts; each text is augmented on its own and the separator kept
+    keep_ends: bool = False      # a pretrained tokenizer's ids: the first and last (`[CLS]`, `[SEP]`) are kept, the ids between them augmented
 
     @staticmethod
     def rng_for(seed: int,   # the run's seed
@@ -128,6 +130,9 @@ class Augmenter(BaseModel):
         "The augmented copy of `ids`."
         ids = np.asarray(ids, dtype=np.int64)
         if rng.random() >= self.p_apply: return ids.copy()
+        if self.keep_ends:
+            if len(ids) <= 2: return ids.copy()
+            return np.concatenate([ids[:1], self.model_copy(update={'keep_ends': False, 'p_apply': 1.0}).augment_ids(ids[1:-1], rng), ids[-1:]])
         if self.sep_id is not None and (hit := np.flatnonzero(ids == self.sep_id)).size:
             a, b = ids[:hit[0]], ids[hit[0] + 1:]
             for step in self.steps: a, b = step(a, rng), step(b, rng)
@@ -156,15 +161,19 @@ class AugmentConfig(BaseModel):
 # %% ../../nbs/training/12_augment.ipynb #23c41182
 @patch
 def build(self: AugmentConfig,
-          num: Numericalize,  # the fitted `Numericalize` step of the pre-processing
+          num: Numericalize | HFTokenize,  # the fitted `Numericalize` step of the pre-processing, or a pretrained model's `HFTokenize`
          ) -> Augmenter | None:  # None when disabled or every probability is 0
-    "The `Augmenter` for the fitted vocabulary `num`, which gives the mask id, the first regular id and the vocabulary size."
+    "The `Augmenter` for the fitted vocabulary `num`, which gives the mask id, the first regular id and the vocabulary size; for a pretrained tokenizer, the ids between `[CLS]` and the last `[SEP]`."
     if not self.enabled: return None
-    if not isinstance(num, Numericalize): raise TypeError(f'AugmentConfig.build takes the fitted Numericalize, build(num); got {type(num).__name__}')
-    if not num.is_fitted: raise ValueError('AugmentConfig.build needs a fitted Numericalize: fit it on the training texts first')
+    if isinstance(num, HFTokenize):
+        if num.mask_id is None and self.span_mask: raise ValueError('augment.span_mask: the pretrained tokenizer has no mask token; set span_mask=0')
+        mask_id, first_id, size, ends = num.mask_id, num.first_word_id, num.vocab_size, True
+    elif not isinstance(num, Numericalize): raise TypeError(f'AugmentConfig.build takes the fitted Numericalize (or HFTokenize), build(num); got {type(num).__name__}')
+    elif not num.is_fitted: raise ValueError('AugmentConfig.build needs a fitted Numericalize: fit it on the training texts first')
+    else: mask_id, first_id, size, ends = num.mask_id, num.n_special, len(num.vocab), False
     steps = []
     if self.deletion: steps.append(RandomDeletion(p=self.deletion))
     if self.swap: steps.append(RandomSwap(p=self.swap))
-    if self.span_mask: steps.append(SpanMask(p=self.span_mask, max_span=self.max_span, mask_id=num.mask_id))
-    if self.substitution: steps.append(RandomSubstitution(p=self.substitution, vocab_size=len(num.vocab), first_id=num.n_special))
-    return Augmenter(steps=steps, p_apply=self.p_apply, sep_id=num.sep_id) if steps else None
+    if self.span_mask: steps.append(SpanMask(p=self.span_mask, max_span=self.max_span, mask_id=mask_id))
+    if self.substitution: steps.append(RandomSubstitution(p=self.substitution, vocab_size=size, first_id=first_id))
+    return Augmenter(steps=steps, p_apply=self.p_apply, sep_id=num.sep_id, keep_ends=ends) if steps else None

@@ -159,14 +159,12 @@ class TrainConfig(_Section):
 
 @patch
 def _semi_fits(self: TrainConfig):
-    "The semi-supervised trainer: single texts, a word vocabulary for its strong views, no teacher; `compare_supervised` only with it."
+    "The semi-supervised trainer: single texts, no teacher, a strong view that is on; `compare_supervised` only with it."
     s = self.semi
     if self.trainer.compare_supervised and not s.enabled: raise ValueError('trainer.compare_supervised: compares the semi-supervised trainer with supervised-only; set semi.enabled=true')
     if not s.enabled: return
     if self.distill.teacher is not None: raise ValueError('semi.enabled: a run is distilled (distill.teacher) or semi-supervised, not both')
     if self.data.text_pair_col is not None: raise ValueError('semi.enabled: the semi-supervised trainer reads single texts; unset data.text_pair_col')
-    if self.architecture.pretrained is not None or self.architecture.init_from is not None:
-        raise ValueError('semi.enabled: its strong views are token augmentations of a fitted word vocabulary; architecture.pretrained and init_from bring their own tokenizer')
     if not s.strong.enabled: raise ValueError('semi.strong.enabled: the strong view is what the unlabelled loss trains on; it must be on')
     if s.unlabelled is None and self.data.labelled_limit is None: raise ValueError('semi.enabled: no unlabelled text: set semi.unlabelled=<file> or data.labelled_limit=N')
     if s.unlabelled is not None and not Path(s.unlabelled).expanduser().is_file(): raise ValueError(f'semi.unlabelled: {s.unlabelled!r} is not a file')

@@ -256,7 +256,7 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
         if semi:
             s = cfg.semi
             return SemiSupervisedTrainer(m, dls, loss, unlabelled, num.pad_id, s.strong.build(num), s.weak.build(num), s.threshold, s.weight,
-                                         s.ratio, multi, cfg.seed, metrics=default_metrics(multi_label=multi), **kw)
+                                         s.ratio, multi, cfg.seed, s.align, s.warmup, s.ema, metrics=default_metrics(multi_label=multi), **kw)
         if teacher: return DistillationTrainer(m, dls, loss, cfg.distill.temperature, cfg.distill.soft_weight, default_metrics(multi_label=multi), multi, **kw)
         return SupervisedTrainer(m, dls, loss, default_metrics(multi_label=multi), **kw)
     members = getattr(model, 'member_models', None)
