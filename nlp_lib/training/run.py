@@ -146,6 +146,7 @@ def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be
     if num is None: raise ValueError('the pre-processing has no Numericalize step (nor a pretrained model\'s HFTokenize) to size the model from')
     return num
 
+# %% ../../nbs/training/18_run.ipynb #cd8a5896
 def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says which steps
                     data: DataBundle,  # the loaded training and validation texts with class ids
                     parent: Processor | None = None,  # `architecture.init_from`, loaded: its fitted pre-processing is used as it is
@@ -326,6 +327,7 @@ def semi_record(cfg: TrainConfig, trainer, n_unlabelled: int, run: RunDir | None
     if run is not None: run.write_json('semi.json', {'n_unlabelled': n_unlabelled, 'mask_rates': rates, **cfg.semi.model_dump(mode='json')})
     return {'semi_mask_rate': rates[-1]} if rates else {}
 
+# %% ../../nbs/training/18_run.ipynb #f92ca6e6
 def _scores(trainer, multi: bool, cfg: TrainConfig) -> dict[str, float]:
     "Validation accuracy and macro-F1 (label sets: macro- and micro-F1 at thresholds tuned on validation, as `save_run` does)."
     with trainer.learn.no_bar(): probs, targs = trainer.predict()
@@ -348,6 +350,7 @@ def supervised_baseline(cfg: TrainConfig, data: DataBundle, parent, train, valid
         return {f'supervised_only_{k}': v for k, v in _scores(t, data.labels.multi_label, cfg).items()}
     finally: set_rng_states(*states)
 
+# %% ../../nbs/training/18_run.ipynb #a4af2d23
 def _say_if_no_gain(metrics: dict):
     "Record `semi_gain_*` (semi-supervised minus supervised-only) and warn when the semi-supervised score is not the higher."
     for k in ('accuracy', 'macro_f1'):
