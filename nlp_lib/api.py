@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect
 
 import nlp_lib
 from .inference.artifact import ArtifactError, MANIFEST, read_manifest
+from .inference.storage import resolve_artifact
 from .inference.postprocess import LabelSet
 from .inference.processor import Processor
 from fastcore.basics import patch
@@ -40,7 +41,7 @@ __all__ = ['KEY_ENV', 'ServeSettings', 'TextPair', 'PredictRequest', 'Prediction
 class ServeSettings(BaseModel):
     "What `nlp_lib serve` runs: the artifact, the request limits and the batching policy."
     model_config = ConfigDict(extra='forbid')
-    artifact: str | None = None                            # artifact directory (None: an app with no model, for tests)
+    artifact: str | None = None                            # artifact directory or URI (None: an app with no model, for tests)
     max_texts: int = Field(256, ge=1)                      # texts per request
     max_chars: int = Field(10_000, ge=1)                   # characters per text
     max_body_bytes: int = Field(1_048_576, ge=64)          # request body size
@@ -460,8 +461,9 @@ async def _load(state: _State, metrics: Metrics):
     s = state.settings
     try:
         if s.torch_threads: __import__('torch').set_num_threads(s.torch_threads)
-        proc = state.given or await state.batcher.run(Processor.load, s.artifact)
-        state.info = model_info(proc, s.artifact)
+        art = await state.batcher.run(resolve_artifact, s.artifact) if s.artifact is not None else None   # a URI: the local, verified copy
+        proc = state.given or await state.batcher.run(Processor.load, art)
+        state.info = model_info(proc, art)
         state.batcher.predict = lambda texts: proc.predict(texts, batch_size=s.batch_size)
         gc.collect(); gc.freeze()
         state.proc = proc
@@ -631,8 +633,9 @@ def serve(settings: ServeSettings,  # what to serve (`artifact` must be set) and
     "Serve `settings.artifact` with uvicorn until SIGINT or SIGTERM; in-flight requests finish first. The API key is `settings.api_key`, else `$NLP_LIB_API_KEY`."
     import uvicorn
     if workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
-    read_manifest(settings.artifact)          # a path that is not an artifact fails here, in one line
-    settings = settings.model_copy(update={'artifact': str(Path(settings.artifact).resolve()), 'preload': settings.preload or workers > 1})
+    local = resolve_artifact(settings.artifact)   # a URI (s3://…, models:/…) is fetched once here; the workers load the local copy
+    read_manifest(local)                          # a path that is not an artifact fails here, in one line
+    settings = settings.model_copy(update={'artifact': str(local.resolve()), 'preload': settings.preload or workers > 1})
     if settings.api_key is not None: os.environ[KEY_ENV] = settings.api_key.get_secret_value()   # workers read it here, not from argv
     elif os.environ.get(KEY_ENV) is not None: ServeSettings(api_key=os.environ[KEY_ENV])          # an empty $NLP_LIB_API_KEY fails now
     os.environ[_ENV] = settings.model_dump_json(exclude={'api_key'})

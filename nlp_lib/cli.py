@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['CLIError', 'main', 'command_reference']
+__all__ = ['ARTIFACT_HELP', 'CLIError', 'main', 'command_reference']
 
 # %% ../nbs/clients/20_cli.ipynb #74df61eb
+ARTIFACT_HELP = 'a saved model: the artifact directory written by train, or a URI (s3://bucket/models/sst2/latest, file://…, models:/sst2@champion)'
+
 def _column(v: str) -> str | int:
     "A column: a number is a position (counted from 0), anything else a name — as `data.text_col=0` in a config."
     return int(v) if v.strip().isdigit() else v
@@ -22,7 +24,7 @@ def _serve_parser(sub):
     v = sub.add_parser('serve', help='serve a saved model over HTTP (FastAPI + uvicorn)',
                        description='Serve ARTIFACT over HTTP: POST /predict, GET /health, /ready, /model, /metrics, /docs. '
                                    "Needs the serve extra: pip install 'nlp_lib[serve]'.")
-    v.add_argument('artifact', help='artifact directory written by train')
+    v.add_argument('artifact', help=ARTIFACT_HELP)
     v.add_argument('--host', default='127.0.0.1', help='address to bind (default 127.0.0.1; 0.0.0.0 for every interface)')
     v.add_argument('--port', type=int, default=8000)
     v.add_argument('--workers', type=int, default=1, help='worker processes; the model loads once in each')
@@ -44,7 +46,7 @@ def _app_parser(sub):
     d = sub.add_parser('app', help='run the Streamlit demo on a saved model',
                        description="Open the demo for ARTIFACT: a text box with the prediction, every intermediate step and the words that mattered, "
                                    "and CSV upload. Needs the app extra: pip install 'nlp_lib[app]'.")
-    d.add_argument('artifact', help='artifact directory written by train')
+    d.add_argument('artifact', help=ARTIFACT_HELP)
     d.add_argument('--host', default='127.0.0.1')
     d.add_argument('--port', type=int, default=8501)
 
@@ -55,7 +57,7 @@ def _report_parser(sub):
                                    "per-class scores, confusion matrix, calibration, coverage and the most confident mistakes. A multi-label model (--label-delim or --label-cols): "
                                    "set-level scores, per-label scores and thresholds, precision-recall curves and label co-occurrence. A text-pair model "
                                    "reads its second text from --text-pair-col. Needs: pip install 'nlp_lib[report]'.")
-    r.add_argument('artifact', help='artifact directory written by train')
+    r.add_argument('artifact', help=ARTIFACT_HELP)
     r.add_argument('data', help='data file; labels are used when --label-col is given or a label column exists')
     r.add_argument('--out', required=True, help='directory to write the report into')
     r.add_argument('--text-col', type=_column, help="text column (default: 'sentence' or 'text', or 0 with --no-header)")
@@ -89,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser('evaluate', help='score a saved model on labelled data',
                        description='Score an artifact on a TSV/CSV/JSONL/Parquet file holding raw labels, as the training data did. '
                                    'Columns are names, or positions counted from 0 (a number is always a position).')
-    e.add_argument('artifact', help='artifact directory written by train')
+    e.add_argument('artifact', help=ARTIFACT_HELP)
     e.add_argument('data', help='labelled data file')
     e.add_argument('--text-col', type=_column, help="text column (default: 'sentence', or 0 with --no-header)")
     e.add_argument('--label-col', type=_column, help="label column (default: 'label', or 1 with --no-header)")
@@ -103,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
                        description='Classify texts given as arguments or one per line in --file (- for stdin). A text-pair model takes each pair '
                                    'whole: --pair TEXT TEXT_PAIR (repeated), or lines "text<TAB>text_pair" in --file. A multi-label model prints '
                                    'its label set: every label at or above its threshold, with its probability, best first ("(none)" when empty).')
-    d.add_argument('artifact', help='artifact directory written by train')
+    d.add_argument('artifact', help=ARTIFACT_HELP)
     d.add_argument('texts', nargs='*', help='texts to classify (a single-text model)')
     d.add_argument('--pair', nargs=2, action='append', default=[], metavar=('TEXT', 'TEXT_PAIR'),
                    help='a text pair to classify (a text-pair model); repeat for several pairs')
@@ -111,8 +113,25 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--batch-size', type=int, default=64)
     d.add_argument('--json', action='store_true', help='one JSON object per text')
     d.add_argument('--debug', action='store_true', help='JSON with every intermediate step (implies --json)')
-    _serve_parser(sub); _app_parser(sub); _report_parser(sub)
+    _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub)
     return p
+
+# %% ../nbs/clients/20_cli.ipynb #7e2df0a1
+def _store_parsers(sub):
+    u = sub.add_parser('push', help='upload an artifact to a store as a new version (s3://, gs://, file://, a directory)',
+                       description='Upload ARTIFACT under URI (the model\'s place in the store, e.g. s3://bucket/models/sst2) as URI/VERSION: '
+                                   'the artifact is verified first, its files go up before its manifest, and the aliases (default: latest) '
+                                   "are pointed at it last. s3:// needs pip install 'nlp_lib[s3]', gs:// 'nlp_lib[gcs]'.")
+    u.add_argument('artifact', help='the artifact directory to upload')
+    u.add_argument('uri', help='the model in the store, e.g. s3://bucket/models/sst2 or file:///srv/models/sst2')
+    u.add_argument('--version', help='the version name (default: <nlp_lib version>-<n>, one more than the highest stored)')
+    u.add_argument('--alias', action='append', metavar='NAME', help='an alias to point at the new version (repeatable; default: latest)')
+    u.add_argument('--no-alias', action='store_true', help='point no alias at it (not even latest)')
+    u.add_argument('--quiet', action='store_true', help='no progress bar (shown by default on a terminal)')
+    v = sub.add_parser('versions', help='list the versions of a model in a store, with their aliases',
+                       description='List the versions under URI (in version order): complete ones have a manifest; an upload that did not finish has none.')
+    v.add_argument('uri', help='the model in the store, e.g. s3://bucket/models/sst2')
+    v.add_argument('--json', action='store_true', help='one JSON object per version')
 
 # %% ../nbs/clients/20_cli.ipynb #45e95ca5
 class CLIError(Exception): "An error to report in one line, with exit status 2."
@@ -206,9 +225,11 @@ def _cmd_serve(a) -> int:
 def _cmd_app(a) -> int:
     app, = _extra('app', 'nlp_lib.app')
     from nlp_lib.inference.artifact import read_manifest
-    read_manifest(a.artifact)                      # not an artifact: one line here, not a page of Streamlit output
+    from nlp_lib.inference.storage import resolve_artifact
+    local = resolve_artifact(a.artifact)           # a URI: fetched (once) here, the demo opens the local copy
+    read_manifest(local)                           # not an artifact: one line here, not a page of Streamlit output
     import subprocess
-    try: return subprocess.call(app.streamlit_command(a.artifact, host=a.host, port=a.port))
+    try: return subprocess.call(app.streamlit_command(str(local), host=a.host, port=a.port))
     except KeyboardInterrupt: return 0
 
 def _cmd_report(a) -> int:
@@ -225,6 +246,23 @@ def _cmd_report(a) -> int:
         print(f"n={res['n']}  accuracy {res['accuracy']:.4f} (95% CI {lo:.4f}–{hi:.4f})  macro-F1 {res['macro_f1']:.4f}  ECE {res['ece']:.4f}")
     else: print(f"n={res['n']}  no labels: predicted {res['predicted_counts']}")
     print(f"report: {res['paths']['report_html']}")
+    return 0
+
+# %% ../nbs/clients/20_cli.ipynb #27ad4d12
+def _cmd_push(a) -> int:
+    from nlp_lib.inference import storage
+    if a.no_alias and a.alias: raise CLIError('--alias and --no-alias contradict each other')
+    print(storage.push(a.artifact, a.uri, version=a.version, aliases=[] if a.no_alias else a.alias or ['latest'], progress=False if a.quiet else None))
+    return 0
+
+def _cmd_versions(a) -> int:
+    from nlp_lib.inference import storage
+    versions = storage.list_versions(a.uri)
+    if not versions: raise CLIError(f'nothing stored under {storage.redact(a.uri)}')
+    for v in versions:
+        if a.json: print(json.dumps(v)); continue
+        state = f"{v['bytes'] / 2**20:.1f} MB  {v['created']}" if v['complete'] else 'incomplete (no manifest: an upload that did not finish)'
+        print(f"{v['version']}\t{state}" + (f"\t{', '.join(v['aliases'])}" if v['aliases'] else ''))
     return 0
 
 # %% ../nbs/clients/20_cli.ipynb #087044f2
@@ -273,9 +311,10 @@ def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.
     if extra and a.command == 'predict' and not any(x.startswith('-') for x in extra): a.texts += extra   # texts after an option: `predict ART --json "text"`
     elif extra: p.error(f'unrecognized arguments: {" ".join(extra)}')
     from nlp_lib.inference.artifact import ArtifactError
-    cmds = {'train': _cmd_train, 'cv': _cmd_cv, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report}
+    cmds = {'train': _cmd_train, 'cv': _cmd_cv, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report,
+            'push': _cmd_push, 'versions': _cmd_versions}
     try: return cmds[a.command](a)
-    except (CLIError, ArtifactError, FileNotFoundError, ValueError) as e:
+    except (CLIError, ArtifactError, OSError, ImportError, ValueError) as e:      # OSError: a missing file, a store that refuses access or cannot be reached
         print(f'nlp_lib {a.command}: error: {e}', file=sys.stderr)
         return 2
 

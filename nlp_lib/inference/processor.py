@@ -22,6 +22,7 @@ from .tokenize import Tokenize, Numericalize, Truncate
 from .postprocess import Softmax, Sigmoid, LabelMap, LabelSet, TopK, Threshold, PostTransform, column_values, column_lists
 from .architectures import TextClassifier, build_model
 from .artifact import ArtifactError, write_artifact, read_artifact, weights_to_bytes, weights_from_bytes, weights_header, parse_json
+from .storage import resolve_artifact
 import nlp_lib
 import nlp_lib.inference.encoder  # registers nlp_lib.Encoder.v1 and nlp_lib.HFTokenize.v1, so that `load` finds them
 
@@ -453,14 +454,14 @@ def _build_checked(directory: Path, arch, weights: bytes) -> TextClassifier:
 
 @patch(cls_method=True)
 def load(cls: Processor,
-         directory,                                          # an artifact directory written by `Processor.save`
+         directory,                                          # an artifact directory written by `Processor.save`, or its URI (`s3://…`, `file://…`, `models:/…`: `storage.resolve_artifact`)
          self_check: Literal['error', 'warn', 'off'] = 'error',  # on outputs that differ from `selfcheck.json`: raise `SelfCheckError`, warn, or skip the check
          atol: float = 1e-4,                                 # the largest change of a golden probability the self-check accepts
          max_bytes: int | None = None,                       # the most bytes the artifact's files may hold together; None: `artifact.MAX_BYTES`
         ) -> Processor:
     "Rebuild a saved processor from `directory`: every file verified against the manifest, the model sized before it is allocated, the golden outputs re-checked."
     if self_check not in ('error', 'warn', 'off'): raise ValueError(f"self_check must be 'error', 'warn' or 'off', got {self_check!r}")
-    directory = Path(directory)
+    directory = resolve_artifact(directory)                # a remote artifact: a verified copy in the local cache
     files = read_artifact(directory, **({'max_bytes': max_bytes} if max_bytes is not None else {}))
     for need in ('config.json', 'model.safetensors'):
         if need not in files: raise ArtifactError(directory / need, 'missing from the manifest')

@@ -14,6 +14,7 @@ from ..registry import architectures
 from ..inference.architectures import DERIVED_PARAMS, Ensemble, PairParams
 from ..inference.labels import Labels
 from ..inference.processor import default_preprocess, default_postprocess
+from ..inference.storage import uri_scheme
 from .data import DataConfig
 from .augment import AugmentConfig
 from .losses import LossConfig
@@ -54,11 +55,11 @@ class ArchitectureConfig(_Section):
     word_vectors: str | None = 'minilm-l6'   # initial word embeddings (training/19_vectors): a bundled name, a model directory, or null
     pretrained: str | None = None            # nlp_lib.Encoder.v1 only: start from this BERT model (a bundled name or a Hugging Face directory), its tokenizer as the pre-processing
     pair: dict[str, Any] = Field(default_factory=dict)  # text pairs, word-level: params of the nlp_lib.Pair.v1 around it (hidden, dropout, overlap; overlap on by default)
-    init_from: str | None = None             # start from this saved artifact: its architecture, weights and pre-processing (training/20_transfer)
+    init_from: str | None = None             # start from this saved artifact (a directory or a URI: s3://…/sst2/latest, models:/…): its architecture, weights and pre-processing (training/20_transfer)
     @model_validator(mode='after')
     def _check(self):
         if self.init_from is not None:
-            if not (Path(self.init_from).expanduser() / 'manifest.json').is_file():
+            if uri_scheme(self.init_from) is None and not (Path(self.init_from).expanduser() / 'manifest.json').is_file():   # a URI is checked when fetched
                 raise ValueError(f"init_from: {self.init_from!r} is not a saved artifact (a directory with manifest.json, e.g. a run's artifact)")
             if self.pretrained is not None: raise ValueError('init_from: the parent artifact brings its weights and tokenizer; remove architecture.pretrained')
         for key in ('word_vectors', 'pretrained'):
@@ -141,7 +142,7 @@ class TrainConfig(_Section):
         if self.data.text_pair_col is not None and issubclass(architectures.get(self.architecture.name), Ensemble):
             raise ValueError(f'architecture.name: {self.architecture.name} does not take text pairs; name a word-level architecture (it is wrapped in nlp_lib.Pair.v1) or nlp_lib.Encoder.v1')
         self._semi_fits()
-        if t is not None and not (Path(t).expanduser() / 'manifest.json').is_file():
+        if t is not None and uri_scheme(t) is None and not (Path(t).expanduser() / 'manifest.json').is_file():
             raise ValueError(f'distill.teacher: {t!r} is not a saved processor (a directory with manifest.json, e.g. a run\'s artifact)')
         if self.architecture.pretrained is None: return self
         if self.augment.enabled: raise ValueError('augment.enabled: token augmentation works on a fitted word vocabulary, not a pretrained tokenizer; set augment.enabled=false')

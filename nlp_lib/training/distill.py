@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.numpy import save as np_save, load as np_load
 from ..sample import TextSample, collate
 from ..inference.processor import Processor
+from ..inference.storage import resolve_artifact
 from .dataloaders import BucketedDL, build_dataloaders
 from .trainer import SupervisedTrainer, fused_adamw
 
@@ -97,7 +98,7 @@ def teacher_logits(teacher,                     # a saved `Processor` directory
                    processor: Processor | None = None, # the teacher already loaded from `teacher` (saves loading it again); None: loaded on a cache miss
                   ) -> tuple[np.ndarray, dict]: # (N, C) float32 teacher logits (its log-probabilities; label sets: each label's logit) in `texts` order, and the record of what they are
     "The teacher's logits on `texts`, from the cache when this teacher already labelled exactly these texts; else computed and cached."
-    teacher = Path(teacher)
+    teacher = resolve_artifact(teacher)          # a URI: the verified local copy
     key = {'teacher': artifact_sha256(teacher), 'texts': texts_sha256(texts)}
     name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
     cache = Path(cache_dir); cache.mkdir(parents=True, exist_ok=True)

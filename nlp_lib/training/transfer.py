@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 import torch
 from ..inference.artifact import MANIFEST
+from ..inference.storage import redact, resolve_artifact, uri_scheme
 from ..inference.architectures import TextClassifier, build_model
 from ..inference.labels import Labels
 from ..inference.processor import Processor
@@ -19,11 +20,12 @@ from ..inference.processor import Processor
 __all__ = ['parent_record', 'transfer_weights', 'check_parent', 'init_model']
 
 # %% ../../nbs/training/20_transfer.ipynb #439ca3ca
-def parent_record(path: str | Path,   # the parent artifact directory
-                 ) -> dict[str, Any]:  # its resolved path and the sha256 of its manifest
-    "What a run records of the artifact it started from: the directory and the sha256 of its manifest, which pins every file of it."
-    p = Path(path).expanduser().resolve()
-    return {'path': str(p), 'manifest_sha256': hashlib.sha256((p / MANIFEST).read_bytes()).hexdigest()}
+def parent_record(path: str | Path,   # the parent artifact: a directory, or a URI (`s3://…/sst2/latest`, `models:/…`)
+                 ) -> dict[str, Any]:  # its resolved path (and URI) and the sha256 of its manifest
+    "What a run records of the artifact it started from: where it is and the sha256 of its manifest, which pins every file of it."
+    p = resolve_artifact(path).expanduser().resolve()       # a URI: the verified local copy (an alias resolves to one version)
+    return {**({'uri': redact(path)} if uri_scheme(path) else {}), 'path': str(p),
+            'manifest_sha256': hashlib.sha256((p / MANIFEST).read_bytes()).hexdigest()}
 
 # %% ../../nbs/training/20_transfer.ipynb #60da1bc1
 def transfer_weights(model: TextClassifier,             # the new model, built with the parent's hyper-parameters
