@@ -8,7 +8,7 @@
 # The image holds the code, not the model: ARTIFACT (a build argument, and the environment variable of the same name, which
 # `docker run -e ARTIFACT=...` overrides) is read when the container starts: a directory inside the container, file://...,
 # s3://... (the s3 extra is installed; credentials from the usual AWS_* variables or an instance role) or models:/... (needs
-# MLflow: build with --build-arg EXTRAS=serve,s3,train, and run with -e MLFLOW_TRACKING_URI=...).
+# MLflow: build with --build-arg EXTRAS=serve,s3,mlflow, and run with -e MLFLOW_TRACKING_URI=https://your-tracking-server).
 # A fetched artifact is verified and cached in $NLP_LIB_CACHE. Set NLP_LIB_API_KEY to require a bearer token.
 FROM python:3.11-slim
 

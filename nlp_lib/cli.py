@@ -149,11 +149,24 @@ def _cmd_train(a) -> int:
     run, config = _training()
     if a.resume:
         if a.args or a.print_config: raise CLIError('--resume takes only the run directory: the run continues with its own config.yaml')
-        return _train_summary(run.resume(a.resume, progress=not a.quiet))
+        res = run.resume(a.resume, progress=not a.quiet)
+        return _train_summary(res) or _register(res, config.load_config(Path(res.run_dir) / 'config.yaml'))
     cfg = _config(a, config)
     if a.print_config: print(cfg.to_yaml(), end=''); return 0
-    if cfg.cv.folds: return _cv_summary(cfg, a)
-    return _train_summary(run.train(cfg, progress=not a.quiet))
+    if cfg.cv.folds:
+        if cfg.tracking.register: raise CLIError('tracking.register: cross-validation trains one model per fold; register the model of a plain train run')
+        return _cv_summary(cfg, a)
+    res = run.train(cfg, progress=not a.quiet)
+    return _train_summary(res) or _register(res, cfg)
+
+def _register(res, cfg) -> int:
+    "`tracking.register=NAME` (and `tracking.alias`): the finished run's model in the MLflow registry, as `nlp_lib.mlflow.register_run` puts it."
+    import os
+    if not cfg.tracking.register or os.environ.get('RANK', '0') != '0': return 0
+    from nlp_lib.mlflow import register_run
+    v = register_run(res.run_dir, cfg.tracking.register, alias=cfg.tracking.alias)
+    print(f'model:    models:/{v.name}/{v.version}' + (f'  (models:/{v.name}@{cfg.tracking.alias})' if cfg.tracking.alias else ''))
+    return 0
 
 def _config(a, config, folds: int | None = None):
     "The resolved config of `train` and `cv`: CONFIG, then KEY=VALUE overrides (`cv` sets `cv.folds` unless given)."

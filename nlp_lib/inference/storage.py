@@ -182,7 +182,7 @@ def resolve_artifact(uri,                       # a local directory, `file://…
     if scheme is None or scheme == 'file':
         fs, path = _filesystem(Path(uri).expanduser().resolve() if scheme is None else uri)
         return Path(_version_dir(fs, path, uri)[0])
-    if scheme in _resolvers(): return artifact_uris.get(scheme)(str(uri), cache_dir=cache_dir)
+    if scheme in _resolvers(): return artifact_uris.get(scheme)(str(uri), cache_dir=cache_root(cache_dir) / scheme)   # e.g. models:/ → nlp_lib.mlflow
     return fetch_artifact(uri, cache_dir, storage_options, progress)
 
 # %% ../../nbs/inference/11_storage.ipynb #bf1c2645

@@ -116,6 +116,12 @@ class TrackingConfig(_Section):
     run_name: str | None = None
     mlflow: bool = True
     min_free_mb: float = Field(200, ge=0)   # free space (MiB) the runs directory must have when a run starts; 0: no check
+    register: str | None = None             # `nlp_lib train`: register the finished run's model in the MLflow registry under this name (clients/25_mlflow)
+    alias: str | None = None                # ... and point this alias at the new version (e.g. champion); needs `register`
+    @model_validator(mode='after')
+    def _alias_needs_a_name(self):
+        if self.alias is not None and self.register is None: raise ValueError('tracking.alias: name the registered model too (tracking.register=NAME)')
+        return self
 
 # %% ../../nbs/training/16_config.ipynb #5279b233
 class TrainConfig(_Section):

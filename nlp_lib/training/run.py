@@ -94,7 +94,8 @@ def start_run(cfg: TrainConfig,  # the resolved config; `tracking` says where th
         ml = MLflowRun(cfg.tracking.experiment, run.path.name, mlflow_dir or cfg.tracking.runs_dir, parent_run_id=parent_run_id) if cfg.tracking.mlflow else None
         if ml:
             ml.log_params(cfg.model_dump(mode='json'))
-            run.info['mlflow_run_id'] = ml.run_id; run.write_json('run.json', run.info)   # so `resume` reopens the same MLflow run
+            run.info.update(mlflow_run_id=ml.run_id, mlflow_tracking_uri=ml.uri)   # so `resume` reopens the same MLflow run, and a registration finds it
+            run.write_json('run.json', run.info)
         set_seed(cfg.seed, reproducible=True)
         return run, ml
     except BaseException as e:
