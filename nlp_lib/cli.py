@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--batch-size', type=int, default=64)
     d.add_argument('--json', action='store_true', help='one JSON object per text')
     d.add_argument('--debug', action='store_true', help='JSON with every intermediate step (implies --json)')
+    d.add_argument('--out', help='a table file in --file (TSV/CSV/JSONL/Parquet) is classified into this file (.parquet, .csv or .jsonl), '
+                                 'streamed in chunks in flat memory, with its columns kept and label, score (and label sets) added')
+    d.add_argument('--text-col', type=_column, help="with --out: the text column (default: 'text' or 'sentence'; 0 with --no-header)")
+    d.add_argument('--text-pair-col', type=_column, help='with --out, a text-pair model: the column of the second text')
+    d.add_argument('--no-header', action='store_true', help='with --out: the first line of a TSV/CSV is data; columns are positions')
+    d.add_argument('--quiet', action='store_true', help='with --out: no progress bar')
     _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub)
     return p
 
@@ -302,8 +308,25 @@ def _line(s) -> str:
     head = f'{s.label}\t{s.score:.4f}' if s.labels is None else ', '.join(f'{l.label} {l.score:.4f}' for l in s.labels) or '(none)'
     return '\t'.join([head, s.text] + ([s.text_pair] if s.text_pair is not None else []))
 
+def _predict_table(a) -> int:
+    "`predict --file TABLE --out FILE`: `batch.predict_file`, streaming; the text column found by name when not given."
+    if not a.file or a.file == '-' or a.texts or a.pair: raise CLIError('--out classifies a table file: give it as --file (TSV/CSV/JSONL/Parquet), and no texts or --pair')
+    if a.debug or a.json: raise CLIError('--out writes a table: --json and --debug print to the terminal instead; drop one of them')
+    batch, = _extra('report', 'nlp_lib.batch')
+    col = a.text_col if a.text_col is not None else 0 if a.no_header else None
+    if col is None:
+        names = batch.table_names(a.file)
+        col = next((c for c in ('text', 'sentence') if c in names), None)
+        if col is None: raise CLIError(f'{a.file}: name the text column with --text-col (its columns: {", ".join(names[:20])})')
+    n = batch.predict_file(a.artifact, a.file, a.out, text_col=col, text_pair_col=a.text_pair_col, batch_size=a.batch_size,
+                           progress=not a.quiet, header=not a.no_header)
+    print(f'{n:,} predictions: {a.out}')
+    return 0
+
 def _cmd_predict(a) -> int:
     from nlp_lib.inference.processor import Processor
+    if a.out: return _predict_table(a)
+    if a.text_col is not None or a.text_pair_col is not None or a.no_header: raise CLIError('--text-col, --text-pair-col and --no-header go with --out (a table file in, a table file out)')
     lines = _lines(a.file) if a.file else []
     if not (a.texts or a.pair or lines): raise CLIError('no texts: give them as arguments (pairs with --pair TEXT TEXT_PAIR) or with --file')
     proc = Processor.load(a.artifact)

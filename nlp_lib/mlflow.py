@@ -281,15 +281,18 @@ def load_model(model_uri: str,        # an MLflow model URI: `models:/name@alias
 def _safe(s: str) -> str: return re.sub(r'[^A-Za-z0-9._-]+', '_', s)
 
 def _cache_key(uri: str) -> str | None:
-    "The cache folder of an immutable model: `models/<name>/<version>` (an alias resolved now), `runs/<run id>/<path>`; None: nothing immutable."
+    "The cache folder of an immutable model: `models/<name>/<version>-<hash>` (an alias resolved now), `runs/<run id>/<path>`; None: nothing immutable."
     if (m := _MODELS.match(uri)) is not None:
         _check_store(uri)
+        client = mlflow.MlflowClient()
         try:
-            if m['alias']: version = mlflow.MlflowClient().get_model_version_by_alias(m['name'], m['alias']).version
-            elif m['version'].isdigit(): version = m['version']
+            if m['alias']: mv = client.get_model_version_by_alias(m['name'], m['alias'])
+            elif m['version'].isdigit(): mv = client.get_model_version(m['name'], m['version'])
             else: return None                                   # a stage ('Production') moves
         except MlflowException as e: raise RegistryError(uri, _explain(uri, e)) from None
-        return f'models/{_safe(m["name"])}/{version}'
+        # version numbers restart in every registry: the key names the store, the version's source run and its manifest too
+        ident = json.dumps([mlflow.get_tracking_uri(), mv.name, mv.version, mv.run_id, mv.source, (mv.tags or {}).get('nlp_lib.manifest_sha256')])
+        return f'models/{_safe(m["name"])}/{mv.version}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}'
     return None if (r := _RUNS.match(uri)) is None else f'runs/{_safe(r["run"])}/{_safe(r["path"])}'
 
 def download_model(uri: str,        # `models:/name@alias`, `models:/name/3` or `runs:/<run id>/model` (any MLflow model URI)

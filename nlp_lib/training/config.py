@@ -6,6 +6,7 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/config.html.md"""
 
 # %% ../../nbs/training/16_config.ipynb #0feda71a
 from __future__ import annotations
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Sequence
 import yaml
@@ -27,7 +28,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['PAIR_KEYS', 'INIT_FROM_FIXED', 'PreprocessConfig', 'ArchitectureConfig', 'TrainerConfig', 'PostprocessConfig',
-           'TrackingConfig', 'TrainConfig', 'ConfigError', 'parse_override', 'load_config']
+           'TrainConfig', 'ConfigError', 'parse_override', 'load_config']
 
 # %% ../../nbs/training/16_config.ipynb #ac21bdde
 class _Section(BaseModel):
@@ -109,19 +110,23 @@ class PostprocessConfig(_Section):
              ): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score, multi_label=labels.multi_label,
                                            threshold=self.threshold, thresholds=thresholds)
 
-class TrackingConfig(_Section):
-    "Where runs are recorded: a run directory under `runs_dir` (checked for `min_free_mb` free at start), and MLflow (local store unless MLFLOW_TRACKING_URI is set)."
-    runs_dir: str = 'runs'
-    experiment: str = 'nlp_lib'
-    run_name: str | None = None
-    mlflow: bool = True
-    min_free_mb: float = Field(200, ge=0)   # free space (MiB) the runs directory must have when a run starts; 0: no check
-    register: str | None = None             # `nlp_lib train`: register the finished run's model in the MLflow registry under this name (clients/25_mlflow)
-    alias: str | None = None                # ... and point this alias at the new version (e.g. champion); needs `register`
-    @model_validator(mode='after')
-    def _alias_needs_a_name(self):
-        if self.alias is not None and self.register is None: raise ValueError('tracking.alias: name the registered model too (tracking.register=NAME)')
-        return self
+# `tracking.register` is the setting's natural name; on a pydantic model a field of that name shadows ABCMeta.register
+# (a class method configs never call), and pydantic warns about it at import: silence that one warning, here only.
+with warnings.catch_warnings():
+    warnings.filterwarnings('ignore', message='Field name "register"', category=UserWarning)
+    class TrackingConfig(_Section):
+        "Where runs are recorded: a run directory under `runs_dir` (checked for `min_free_mb` free at start), and MLflow (local store unless MLFLOW_TRACKING_URI is set)."
+        runs_dir: str = 'runs'
+        experiment: str = 'nlp_lib'
+        run_name: str | None = None
+        mlflow: bool = True
+        min_free_mb: float = Field(200, ge=0)   # free space (MiB) the runs directory must have when a run starts; 0: no check
+        register: str | None = None             # `nlp_lib train`: register the finished run's model in the MLflow registry under this name (clients/25_mlflow)
+        alias: str | None = None                # ... and point this alias at the new version (e.g. champion); needs `register`
+        @model_validator(mode='after')
+        def _alias_needs_a_name(self):
+            if self.alias is not None and self.register is None: raise ValueError('tracking.alias: name the registered model too (tracking.register=NAME)')
+            return self
 
 # %% ../../nbs/training/16_config.ipynb #5279b233
 class TrainConfig(_Section):

@@ -7,7 +7,7 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/crossval.html.md"""
 # %% ../../nbs/training/23_crossval.ipynb #9dad6512
 from __future__ import annotations
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 import numpy as np
@@ -30,9 +30,9 @@ def cv_pool(data: DataBundle,  # the loaded data: its training split, and its va
     held_out = len(data.files) > 1
     if held_out: return data, True
     cat = lambda a, b: None if a is None else list(a) + list(b)
-    return DataBundle(cat(data.train_texts, data.valid_texts), cat(data.train_labels, data.valid_labels), [], [], data.labels, data.files,
-                      data.bad_rows, cat(data.train_pairs, data.valid_pairs), None, cat(data.train_groups, data.valid_groups), None,
-                      data.unlabelled_texts), False
+    return replace(data, train_texts=cat(data.train_texts, data.valid_texts), train_labels=cat(data.train_labels, data.valid_labels),
+                   train_pairs=cat(data.train_pairs, data.valid_pairs), train_groups=cat(data.train_groups, data.valid_groups),
+                   valid_texts=[], valid_labels=[], valid_pairs=None, valid_groups=None), False
 
 # %% ../../nbs/training/23_crossval.ipynb #5e8ee598
 def fold_data(pool: DataBundle,     # the rows to fold (`cv_pool`)
@@ -41,10 +41,9 @@ def fold_data(pool: DataBundle,     # the rows to fold (`cv_pool`)
              ) -> DataBundle:
     "One fold's data: the pool's `train_idx` rows to train on, its `valid_idx` rows to validate on; labels, files and unlabelled texts as the pool's."
     take = lambda xs, idx: None if xs is None else [xs[int(i)] for i in idx]
-    return DataBundle(take(pool.train_texts, train_idx), take(pool.train_labels, train_idx), take(pool.train_texts, valid_idx),
-                      take(pool.train_labels, valid_idx), pool.labels, pool.files, pool.bad_rows, take(pool.train_pairs, train_idx),
-                      take(pool.train_pairs, valid_idx), take(pool.train_groups, train_idx), take(pool.train_groups, valid_idx),
-                      pool.unlabelled_texts)
+    cols = ('texts', 'labels', 'pairs', 'groups')
+    return replace(pool, **{f'train_{c}': take(getattr(pool, f'train_{c}'), train_idx) for c in cols},
+                         **{f'valid_{c}': take(getattr(pool, f'train_{c}'), valid_idx) for c in cols})
 
 # %% ../../nbs/training/23_crossval.ipynb #3017c376
 def summarise(rows: list[dict[str, Any]],  # one dict of metrics per fold

@@ -633,7 +633,7 @@ def load_data(cfg: DataConfig | None = None,                # what to read and h
         unlabelled = [tx[i] for i in rest]
         tx, ty, tg = (_take(xs, keep) for xs in (tx, ty, tg))
     if rep.total: warnings.warn(str(rep))
-    return DataBundle(tx, ty, vx, vy, labels, files, rep, tp, vp, tg, vg, unlabelled)
+    return DataBundle(tx, ty, vx, vy, labels, files, rep, train_pairs=tp, valid_pairs=vp, train_groups=tg, valid_groups=vg, unlabelled_texts=unlabelled)
 
 # %% ../../nbs/training/10_data.ipynb #73c62ece
 def file_sha256(path,    # the file to hash

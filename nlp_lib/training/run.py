@@ -39,8 +39,8 @@ import logging
 # %% auto #0
 __all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'uses_unlabelled', 'unlabelled_texts',
            'numericalizer', 'preprocess_data', 'build_run_model', 'teacher_samples', 'pretrain_encoder', 'fit_model',
-           'save_run', 'start_from', 'semi_record', 'supervised_baseline', 'train', 'check_run_data', 'resume',
-           'evaluate']
+           'valid_report', 'save_run', 'start_from', 'semi_record', 'supervised_baseline', 'train', 'check_run_data',
+           'resume', 'evaluate']
 
 # %% ../../nbs/training/18_run.ipynb #7151c8ac
 @dataclass
@@ -151,15 +151,15 @@ def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be
 def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says which steps
                     data: DataBundle,  # the loaded training and validation texts with class ids
                     parent: Processor | None = None,  # `architecture.init_from`, loaded: its fitted pre-processing is used as it is
-                   ) -> tuple[list[Transform], list[TextSample], list[TextSample]]:  # fitted steps, training samples, validation samples
-    "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only (labelled, and unlabelled when the run uses them; or the parent artifact's), and the pre-processed training and validation samples."
+                   ) -> tuple[list[Transform], list[TextSample], list[TextSample], list[TextSample]]:  # fitted steps; training, validation and unlabelled samples
+    "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only (labelled, and unlabelled when the run uses them; or the parent artifact's), and the pre-processed training, validation and unlabelled samples."
     pre = parent.pre if parent is not None else cfg.preprocess.build(cfg.architecture.pretrained, pair=data.train_pairs is not None)
-    extra = list(data.unlabelled_texts) if parent is None and uses_unlabelled(cfg) else []   # unlabelled training text: in the vocabulary too
+    extra = list(data.unlabelled_texts) if uses_unlabelled(cfg) else []   # unlabelled training text: in the vocabulary too (when it is fitted here)
     n = len(data.train_texts)
     samples = make_samples(list(data.train_texts) + extra, list(data.train_labels) + [None] * len(extra), data.train_pairs)
-    train = (apply_preprocess if parent is not None else fit_preprocess)(pre, samples)[:n]
+    done = (apply_preprocess if parent is not None else fit_preprocess)(pre, samples)
     valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels, data.valid_pairs))
-    return pre, train, valid
+    return pre, done[:n], valid, done[n:]
 
 # %% ../../nbs/training/18_run.ipynb #c928ab73
 def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` names the model, its params and word vectors
@@ -275,6 +275,18 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
     return trainer(model, dls)
 
 # %% ../../nbs/training/18_run.ipynb #8da5dac6
+def valid_report(cfg: TrainConfig,  # `postprocess`: tune label-set thresholds on validation, or the global threshold
+                 probs, targs,      # validation probabilities and targets (`SupervisedTrainer.predict`)
+                 labels: Labels,    # the label vocabulary: its names head the report, its shape picks the scores
+                ) -> tuple[dict, dict[str, float], list[float] | None]:  # the report, its headline `valid_*` scores, the tuned thresholds (label sets)
+    "The validation report of a run, and of its supervised-only baseline: accuracy and macro-F1, or for label sets macro- and micro-F1 at thresholds tuned on validation."
+    if not labels.multi_label:
+        report = classification_report(probs, targs, labels.names)
+        return report, {'valid_accuracy': report['accuracy'], 'valid_macro_f1': report['macro_f1']}, None
+    thresholds = tune_thresholds(probs, targs).tolist() if cfg.postprocess.tune_thresholds else None   # each label's F1 maximised on the validation split
+    report = multilabel_report(probs, targs, labels.names, thresholds if thresholds is not None else cfg.postprocess.threshold)
+    return report, {'valid_macro_f1': report['macro_f1'], 'valid_micro_f1': report['micro_f1']}, thresholds
+
 def save_run(cfg: TrainConfig,                          # the run's config: `postprocess` builds the artifact's post-processing
              trainer: SupervisedTrainer,               # holds the trained model and the validation loader
              pre: Sequence[Transform],                 # the fitted pre-processing steps, saved in the artifact
@@ -287,14 +299,7 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
             ) -> RunResult:
     "Score the trained model on the validation split (multi-label: after tuning each label's threshold on it), save the `Processor` artifact in the run, and write the final metrics."
     with _quiet(trainer.learn, progress): probs, targs = trainer.predict()
-    thresholds = None
-    if labels.multi_label:
-        if cfg.postprocess.tune_thresholds: thresholds = tune_thresholds(probs, targs).tolist()   # each label's F1 maximised on the validation split
-        report = multilabel_report(probs, targs, labels.names, thresholds if thresholds is not None else cfg.postprocess.threshold)
-        scores = {'valid_macro_f1': report['macro_f1'], 'valid_micro_f1': report['micro_f1']}
-    else:
-        report = classification_report(probs, targs, labels.names)
-        scores = {'valid_accuracy': report['accuracy'], 'valid_macro_f1': report['macro_f1']}
+    report, scores, thresholds = valid_report(cfg, probs, targs, labels)
     proc = trainer.to_processor(pre, cfg.postprocess.build(labels, thresholds), labels)
     proc.meta = {'run': run.path.name, 'config_sha256': hashlib.sha256(cfg.to_yaml().encode()).hexdigest(), **scores}
     artifact = proc.save(run.path / 'artifact')
@@ -329,16 +334,6 @@ def semi_record(cfg: TrainConfig, trainer, n_unlabelled: int, run: RunDir | None
     return {'semi_mask_rate': rates[-1]} if rates else {}
 
 # %% ../../nbs/training/18_run.ipynb #f92ca6e6
-def _scores(trainer, multi: bool, cfg: TrainConfig) -> dict[str, float]:
-    "Validation accuracy and macro-F1 (label sets: macro- and micro-F1 at thresholds tuned on validation, as `save_run` does)."
-    with trainer.learn.no_bar(): probs, targs = trainer.predict()
-    if not multi:
-        r = classification_report(probs, targs, [str(i) for i in range(probs.shape[1])])
-        return {'accuracy': r['accuracy'], 'macro_f1': r['macro_f1']}
-    cut = tune_thresholds(probs, targs) if cfg.postprocess.tune_thresholds else cfg.postprocess.threshold
-    r = multilabel_report(probs, targs, [str(i) for i in range(probs.shape[1])], cut)
-    return {'macro_f1': r['macro_f1'], 'micro_f1': r['micro_f1']}
-
 def supervised_baseline(cfg: TrainConfig, data: DataBundle, parent, train, valid, num, n_unlabelled: int, progress: bool = True) -> dict[str, float]:
     "The same config trained supervised-only from the same seed, on the same labelled samples as often (the semi-supervised epochs' repeats): its validation scores as `supervised_only_*`."
     states = rng_states()
@@ -348,7 +343,8 @@ def supervised_baseline(cfg: TrainConfig, data: DataBundle, parent, train, valid
         model = build_run_model(sup, num, len(data.labels), data.train_pairs is not None, data.labels.multi_label) if parent is None else start_from(sup, parent, data, None)
         if progress: print('supervised-only baseline (trainer.compare_supervised):', flush=True)
         t = fit_model(sup, model, list(train) * repeat_factor(len(train), n_unlabelled, cfg.semi.ratio), valid, num, None, None, progress)
-        return {f'supervised_only_{k}': v for k, v in _scores(t, data.labels.multi_label, cfg).items()}
+        with t.learn.no_bar(): probs, targs = t.predict()
+        return {k.replace('valid_', 'supervised_only_'): v for k, v in valid_report(sup, probs, targs, data.labels)[1].items()}
     finally: set_rng_states(*states)
 
 # %% ../../nbs/training/18_run.ipynb #a4af2d23
@@ -394,8 +390,7 @@ def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun 
     parent = Processor.load(cfg.architecture.init_from) if cfg.architecture.init_from else None
     if parent is not None: check_parent(parent, pair)      # before its pre-processing meets data of the other shape
     if uses_unlabelled(cfg): data.unlabelled_texts = unlabelled_texts(cfg, data)
-    pre, train_samples, valid_samples = preprocess_data(cfg, data, parent)
-    unlabelled = apply_preprocess(pre, make_samples(data.unlabelled_texts)) if uses_unlabelled(cfg) and data.unlabelled_texts else []
+    pre, train_samples, valid_samples, unlabelled = preprocess_data(cfg, data, parent)
     tt = time.perf_counter()
     if cfg.distill.teacher: train_samples = teacher_samples(cfg, data, pre, train_samples, run, progress)
     t1 = time.perf_counter()    # training time from here: it includes the word-vector initialisation
