@@ -64,6 +64,7 @@ def _csv_names(path, fmt: str, header: bool) -> list[str]:
     fields = first.rstrip('\r\n').split('\t') if fmt == 'tsv' else next(csv.reader([first]), [])
     return fields if header else [str(i) for i in range(len(fields))]
 
+# %% ../nbs/clients/26_batch.ipynb #aab91bcc
 def _csv_reader(path, fmt: str, names: list[str], cols: list[str], header: bool) -> pcsv.CSVStreamingReader:
     "A streaming reader of the `cols` of a TSV (tab-separated, no quoting, as GLUE's) or CSV file; every value a string, empty ones too."
     opts = dict(read_options=pcsv.ReadOptions(column_names=names, skip_rows=int(header)),
@@ -96,6 +97,7 @@ def _jsonl_tables(path, cols: list | None, chunk_rows: int) -> Iterator[pa.Table
                 yield t
     if rows or (schema is None and cols is not None): yield table()
 
+# %% ../nbs/clients/26_batch.ipynb #ea4b9c04
 def _cast_like(t: pa.Table, schema: pa.Schema, path) -> pa.Table:
     "`t` with the types of `schema` (the first chunk's); a column that is all null in `t` takes any type."
     if t.schema == schema: return t
@@ -108,11 +110,13 @@ def _unreadable(path, fmt: str, e: Exception) -> ValueError:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return ValueError(f'{path}: not a readable {fmt} file ({msg})')
 
+# %% ../nbs/clients/26_batch.ipynb #d6429089
 def _guard(path, fmt: str, tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
     "`tables`, with an error met while reading turned into a one-line `ValueError`."
     try: yield from tables
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as e: raise _unreadable(path, fmt, e) from None
 
+# %% ../nbs/clients/26_batch.ipynb #625be06f
 def read_chunks(path,                             # a TSV, CSV, JSONL or Parquet file
                 columns: Sequence[str | int] | None = None,  # columns to read, by name or position from 0 (not JSONL); None: all
                 chunk_rows: int = 10_000,         # rows per chunk (the last may be shorter)
@@ -169,15 +173,18 @@ def _texts(values: list, col, where: str, row0: int = 0) -> list[str]:
         raise ValueError(f'{where}: row {row0 + i + 1}: column {col!r} is empty (null); every row needs a text')
     return out
 
+# %% ../nbs/clients/26_batch.ipynb #6cf32d6b
 def _inputs(proc: Processor, texts: list[str], pairs: list[str] | None) -> list:
     return texts if pairs is None else list(zip(texts, pairs))
 
+# %% ../nbs/clients/26_batch.ipynb #c5438c97
 def _check_pair(proc: Processor, text_pair_col, where) -> None:
     "One line before any row is read when the columns do not fit the model: pairs for a single-text model, or the reverse."
     if proc.pair and text_pair_col is None: raise ValueError(f'{where}: the model classifies text pairs: name the column of the second text (text_pair_col)')
     if not proc.pair and text_pair_col is not None:
         raise ValueError(f'{where}: the model classifies single texts, but a second-text column was given (text_pair_col={text_pair_col!r})')
 
+# %% ../nbs/clients/26_batch.ipynb #08aad014
 def _renamed(names: Sequence[str], taken: Sequence[str]) -> dict[str, str]:
     "Input columns that would clash with a prediction column, and their new names: `label` → `input_label`."
     return {n: f'input_{n}' for n in names if n in taken}
@@ -199,6 +206,7 @@ class _Writer:
     def close(self):
         if self._w is not None: self._w.close()
 
+# %% ../nbs/clients/26_batch.ipynb #1b2ce70f
 def _flat(t: pa.Table) -> pa.Table:
     "`t` with list columns (label sets) joined by ';', as CSV needs."
     for i, f in enumerate(t.schema):
@@ -213,6 +221,7 @@ def _count_rows(path: Path, fmt: str, header: bool) -> int | None:
     with open(path, 'rb') as f: lines = sum(b.count(b'\n') for b in iter(lambda: f.read(1 << 20), b''))
     return max(0, lines - header)
 
+# %% ../nbs/clients/26_batch.ipynb #a42682fc
 def _progress(progress: bool, total: int | None):
     from tqdm.auto import tqdm
     return tqdm(total=total, unit=' rows', desc='predict', disable=not progress, mininterval=0.5 if sys.stderr.isatty() else 30, file=sys.stderr)
@@ -222,6 +231,7 @@ def _load(processor_or_artifact) -> Processor:
     "A `Processor` as it is, or loaded from an artifact (a directory, or a URI `Processor.load` accepts)."
     return processor_or_artifact if isinstance(processor_or_artifact, Processor) else Processor.load(processor_or_artifact)
 
+# %% ../nbs/clients/26_batch.ipynb #bcaca525
 def predict_file(processor_or_artifact,               # a `Processor`, or an artifact to load (a directory, or a URI `Processor.load` accepts)
                  path,                                # the TSV, CSV, JSONL or Parquet file to classify
                  out,                                 # the predictions file: .parquet, .csv or .jsonl; written whole or not at all

@@ -37,6 +37,7 @@ def get_default_pip_requirements() -> list[str]:
     "The pip requirements of a logged nlp_lib model: this nlp_lib (which brings torch and the rest)."
     return [f'nlp_lib=={nlp_lib.__version__}']
 
+# %% ../nbs/clients/25_mlflow.ipynb #e9052c36
 def get_default_conda_env() -> dict:
     "The default conda environment of a logged nlp_lib model: `get_default_pip_requirements` under MLflow's Python."
     return _mlflow_conda_env(additional_pip_deps=get_default_pip_requirements())
@@ -56,6 +57,7 @@ def manifest_sha256(directory,  # an nlp_lib artifact directory
     "sha256 of the artifact's `manifest.json`, which lists every file's sha256: one hash that names the whole artifact."
     return hashlib.sha256((Path(directory) / MANIFEST).read_bytes()).hexdigest()
 
+# %% ../nbs/clients/25_mlflow.ipynb #fb9b724c
 def copy_artifact(src,  # a saved nlp_lib artifact directory
                   dst,  # the directory to create (must not exist)
                  ) -> Path:  # `dst`
@@ -112,6 +114,7 @@ def _column(df: pd.DataFrame, name: str, pos: int) -> pd.Series:
     if len(df.columns) > pos: return df.iloc[:, pos]
     raise ValueError(f'expected a {name!r} column; got columns {list(df.columns)}')
 
+# %% ../nbs/clients/25_mlflow.ipynb #7cb02604
 def model_inputs(model_input,  # DataFrame (`text`, else the first column; `text_pair`, else the second), Series, dict of columns, list, or one string
                  pair: bool,   # a pair model: `(text, text_pair)` tuples
                 ) -> list:     # texts, or `(text, text_pair)` tuples, for `Processor.predict`
@@ -142,6 +145,7 @@ def predictions_frame(samples: list,        # `TextSample`s predicted by a proce
         out['label_scores'] = [[float(t.score) for t in s.labels] for s in samples]
     return out
 
+# %% ../nbs/clients/25_mlflow.ipynb #6f80db47
 class NlpLibModel:
     "The `python_function` face of an nlp_lib `Processor`: texts in, a DataFrame of `label`/`score` (and label sets) out."
     def __init__(self, proc: Processor): self.proc = proc
@@ -156,6 +160,7 @@ class NlpLibModel:
         batch_size = int((params or {}).get('batch_size') or 64)
         return predictions_frame(self.proc.predict(model_inputs(model_input, self.proc.pair), batch_size=batch_size), self.proc.multi_label)
 
+# %% ../nbs/clients/25_mlflow.ipynb #eb7805a8
 def _load_pyfunc(path,              # the nlp_lib artifact inside an MLflow model (`<model>/artifact`), as `mlflow.pyfunc` passes it
                  model_config=None, # unused (MLflow passes a model config to loaders that take one)
                 ) -> NlpLibModel:
@@ -177,6 +182,7 @@ def in_run(run_id: str | None,  # an existing MLflow run; None: nothing changes
         mlflow.end_run('FINISHED' if status == 'RUNNING' else status)
         if status == 'RUNNING': client.update_run(run_id, status='RUNNING')   # still running elsewhere: leave it so
 
+# %% ../nbs/clients/25_mlflow.ipynb #c9d6be69
 def log_model(artifact,                           # a saved nlp_lib artifact directory, or a `Processor`
               name: str = 'model',                # the model's name in the run (`runs:/<run id>/<name>`)
               registered_model_name: str | None = None,  # also register it under this name, as a new version
@@ -206,6 +212,7 @@ class RegistryError(ArtifactError, ValueError):
 _MODELS = re.compile(r'models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[^/]+))/?$')
 _RUNS = re.compile(r'runs:/(?P<run>[^/]+)/(?P<path>.+?)/?$')
 
+# %% ../nbs/clients/25_mlflow.ipynb #7ff6ac46
 def _versions_hint(client, name: str) -> str:
     "The registered versions of `name` and its aliases, e.g. 'registered versions: 1, 2; aliases: champion → 2'."
     vs = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
@@ -213,6 +220,7 @@ def _versions_hint(client, name: str) -> str:
     return (f'registered versions: {", ".join(map(str, vs)) or "none"}' +
             (f'; aliases: {", ".join(f"{a} → {v}" for a, v in sorted(aliases.items()))}' if aliases else '; no aliases'))
 
+# %% ../nbs/clients/25_mlflow.ipynb #c8aca2aa
 def _explain(uri: str, e: Exception) -> str:
     "Why `uri` could not be downloaded, in one line naming what the store holds."
     client = mlflow.MlflowClient()
@@ -238,6 +246,7 @@ def _check_store(uri: str):
         raise RegistryError(uri, f'no MLflow tracking store at {store}; set MLFLOW_TRACKING_URI to the store that holds the model '
                                  '(e.g. sqlite:///runs/mlflow.db, where `nlp_lib train` records its runs)')
 
+# %% ../nbs/clients/25_mlflow.ipynb #2cb2564c
 @contextlib.contextmanager
 def _no_progress_bar():
     "MLflow's download progress bar off inside the block, unless `MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR` is set."
@@ -246,6 +255,7 @@ def _no_progress_bar():
     try: yield
     finally: os.environ.pop('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', None)
 
+# %% ../nbs/clients/25_mlflow.ipynb #0dd54d27
 def _download(uri: str, dst=None) -> Path:
     "Download the MLflow model at `uri` into `dst` (None: a temporary directory); failures as one-line `RegistryError`s."
     _check_store(uri)
@@ -256,6 +266,7 @@ def _download(uri: str, dst=None) -> Path:
         except Exception: why = str(e).splitlines()[0]
         raise RegistryError(uri, why) from None
 
+# %% ../nbs/clients/25_mlflow.ipynb #cf721b60
 def artifact_dir(model_dir,               # a local MLflow model directory (holding `MLmodel`)
                  uri: str | None = None,  # the URI it came from, for error messages; None: `model_dir`
                 ) -> Path:                # the nlp_lib artifact inside it
@@ -280,6 +291,7 @@ def load_model(model_uri: str,        # an MLflow model URI: `models:/name@alias
 # %% ../nbs/clients/25_mlflow.ipynb #c293ac9b
 def _safe(s: str) -> str: return re.sub(r'[^A-Za-z0-9._-]+', '_', s)
 
+# %% ../nbs/clients/25_mlflow.ipynb #68e13f08
 def _cache_key(uri: str) -> str | None:
     "The cache folder of an immutable model: `models/<name>/<version>-<hash>` (an alias resolved now), `runs/<run id>/<path>`; None: nothing immutable."
     if (m := _MODELS.match(uri)) is not None:
@@ -295,6 +307,7 @@ def _cache_key(uri: str) -> str | None:
         return f'models/{_safe(m["name"])}/{mv.version}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}'
     return None if (r := _RUNS.match(uri)) is None else f'runs/{_safe(r["run"])}/{_safe(r["path"])}'
 
+# %% ../nbs/clients/25_mlflow.ipynb #3f40247b
 def download_model(uri: str,        # `models:/name@alias`, `models:/name/3` or `runs:/<run id>/model` (any MLflow model URI)
                    cache_dir=None,  # keep downloads here, one folder per model version or run model, and reuse them; None: a new temporary directory
                   ) -> Path:        # the nlp_lib artifact directory inside the downloaded MLflow model
@@ -322,6 +335,7 @@ def _has_run(uri: str, run_id: str) -> bool:
     try: mlflow.MlflowClient(tracking_uri=uri).get_run(run_id); return True
     except Exception: return False
 
+# %% ../nbs/clients/25_mlflow.ipynb #804f357d
 def _store_of(run_dir: Path | None, info: dict) -> str | None:
     "Where a training run's MLflow run lives: the URI in `run.json`; else `MLFLOW_TRACKING_URI` or the local store beside the run directory, whichever holds the run."
     if info.get('mlflow_tracking_uri'): return info['mlflow_tracking_uri']
@@ -330,6 +344,7 @@ def _store_of(run_dir: Path | None, info: dict) -> str | None:
     local = f'sqlite:///{(run_dir.resolve().parent / "mlflow.db").as_posix()}'
     return next((u for u in (env, local) if u and _has_run(u, info['mlflow_run_id'])), env or local)
 
+# %% ../nbs/clients/25_mlflow.ipynb #27f5de7c
 @contextlib.contextmanager
 def tracking(uri: str | None,  # an MLflow tracking URI, e.g. 'sqlite:///runs/mlflow.db'; None: leave the current one
             ):
@@ -343,6 +358,7 @@ def tracking(uri: str | None,  # an MLflow tracking URI, e.g. 'sqlite:///runs/ml
         if env is None: os.environ.pop('MLFLOW_TRACKING_URI', None)   # `set_tracking_uri` sets the variable too
         else: os.environ['MLFLOW_TRACKING_URI'] = env
 
+# %% ../nbs/clients/25_mlflow.ipynb #9f7e9932
 def _experiment(name: str) -> str:
     "The id of experiment `name`, created if missing; with a local SQLite store its artifacts go to `mlartifacts/` beside the database, not the working directory."
     if (exp := mlflow.get_experiment_by_name(name)) is not None: return exp.experiment_id

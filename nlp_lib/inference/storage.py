@@ -28,6 +28,7 @@ def uri_scheme(uri) -> str | None:
     m = _SCHEME.match(str(uri))
     return m.group(1).lower() if m else None
 
+# %% ../../nbs/inference/11_storage.ipynb #56af38a0
 def redact(uri) -> str:
     "`uri` as it may be shown and logged: without a user name, password or query string (where keys and signed tokens travel)."
     s = str(uri)
@@ -50,6 +51,7 @@ def cache_root(cache_dir=None) -> Path:
     if os.environ.get('NLP_LIB_CACHE'): return Path(os.environ['NLP_LIB_CACHE']).expanduser()
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'nlp_lib'
 
+# %% ../../nbs/inference/11_storage.ipynb #a8584c4f
 def _filesystem(uri, storage_options=None):
     "fsspec's filesystem and path for `uri`; a missing driver (s3fs, gcsfs) is a one-line error naming the extra to install."
     import fsspec
@@ -72,6 +74,7 @@ _VERSION = re.compile(r'[0-9A-Za-z][0-9A-Za-z._+-]{0,127}')
 
 def _join(*parts: str) -> str: return '/'.join(p.strip('/') if i else p.rstrip('/') for i, p in enumerate(parts))
 
+# %% ../../nbs/inference/11_storage.ipynb #4585cd1b
 def _alias(fs, path: str, uri) -> dict | None:
     "The alias file at `path` (a version name and its manifest's sha256), or None where `path` is no file."
     if not fs.isfile(path): return None
@@ -82,6 +85,7 @@ def _alias(fs, path: str, uri) -> dict | None:
         raise ArtifactError(redact(uri), 'is a file but not an nlp_lib alias (a version name and its manifest sha256)')
     return a
 
+# %% ../../nbs/inference/11_storage.ipynb #fe723bc4
 def _version_dir(fs, path: str, uri) -> tuple[str, dict | None, str]:
     "The artifact directory that `path` names (itself, the version an alias file points at, or a model's `latest`), its alias, and its URI to show."
     a = _alias(fs, path, uri)
@@ -100,6 +104,7 @@ def _bar(total: int, desc: str, progress: bool | None):
     except ImportError: return None
     return tqdm(total=total, desc=desc, unit='B', unit_scale=True, unit_divisor=1024, leave=False)
 
+# %% ../../nbs/inference/11_storage.ipynb #3d32e2ae
 def _callback(bar):
     "An fsspec callback that moves `bar` as the bytes of an upload go out (no bar: fsspec's no-op callback)."
     from fsspec.callbacks import Callback, DEFAULT_CALLBACK
@@ -116,6 +121,7 @@ def _read_limited(fs, path: str, limit: int, name) -> bytes:
     if len(data) > limit: raise ArtifactError(name, f'over the limit of {limit:,} bytes; refusing to read it')
     return data
 
+# %% ../../nbs/inference/11_storage.ipynb #93eaac1c
 def _download(fs, src: str, uri, m: dict, mbytes: bytes, dest: Path, progress: bool | None = None) -> Path:
     "Every file the manifest `m` lists, copied from `src` into a new directory `dest`, each checked against its sha256; the manifest last."
     dest.parent.mkdir(parents=True, exist_ok=True)
