@@ -21,6 +21,7 @@ __all__ = ['artifact_uris', 'ALIAS_FORMAT', 'uri_scheme', 'redact', 'cache_root'
 
 # %% ../../nbs/inference/11_storage.ipynb #27e78f39
 _SCHEME = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]+):')
+_USERINFO = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]+://)[^/@]*@')   # `user:password@` after the scheme
 
 def uri_scheme(uri) -> str | None:
     "The scheme of `uri` in lower case ('s3', 'gs', 'file', 'models'), or None for a local path (a Windows drive letter is a path)."
@@ -34,7 +35,7 @@ def redact(uri) -> str:
     s = str(uri)
     if uri_scheme(s) is None: return s
     s = s.split('?', 1)[0] + ('?…' if '?' in s else '')
-    return re.sub(r'^([A-Za-z][A-Za-z0-9+.-]+://)[^/@]*@', r'\1', s)
+    return _USERINFO.sub(r'\1', s)
 
 # %% ../../nbs/inference/11_storage.ipynb #3632098f
 artifact_uris = catalogue.create('nlp_lib', 'artifact_uris', entry_points=True)
@@ -55,7 +56,7 @@ def cache_root(cache_dir=None) -> Path:
 def _filesystem(uri, storage_options=None):
     "fsspec's filesystem and path for `uri`; a missing driver (s3fs, gcsfs) is a one-line error naming the extra to install."
     import fsspec
-    if re.match(r'^[A-Za-z][A-Za-z0-9+.-]+://[^/@]*@', str(uri)):
+    if _USERINFO.match(str(uri)):
         raise ValueError(f'{redact(uri)}: credentials in a URI are refused (they end up in shell history, logs and run records); '
                          'give them as the store\'s tools expect: environment variables, a profile, an instance role')
     try: fs, path = fsspec.core.url_to_fs(str(uri), **(storage_options or {}))
@@ -185,6 +186,7 @@ def resolve_artifact(uri,                       # a local directory, `file://…
                     ) -> Path:                  # a local artifact directory
     "The local artifact directory that `uri` names; a remote one is fetched (`fetch_artifact`), a registered scheme handled by its resolver."
     scheme = uri_scheme(uri)
+    if scheme is None and (Path(uri).expanduser() / MANIFEST).is_file(): return Path(uri)   # a plain artifact directory: as before, no fsspec on a server's start-up
     if scheme is None or scheme == 'file':
         fs, path = _filesystem(Path(uri).expanduser().resolve() if scheme is None else uri)
         return Path(_version_dir(fs, path, uri)[0])
