@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import catalogue
 
 # %% auto #0
-__all__ = ['transforms', 'architectures', 'augmentations', 'losses', 'RegistryError', 'Registry']
+__all__ = ['transforms', 'architectures', 'augmentations', 'losses', 'processors', 'RegistryError', 'Registry']
 
 # %% ../nbs/02_registry.ipynb #e22ba6a0
 _VERSIONED = re.compile(r'^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.v[0-9]+$')
@@ -88,3 +88,4 @@ transforms = Registry('transforms')
 architectures = Registry('architectures')
 augmentations = Registry('augmentations')
 losses = Registry('losses')
+processors = Registry('processors')

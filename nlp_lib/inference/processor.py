@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Literal, Sequence
 import numpy as np, torch
 from fastcore.basics import patch
 from ..sample import TextSample, TraceStep, pad_ids
-from ..registry import architectures
+from ..registry import architectures, processors, RegistryError
 from .transform import Transform, _jsonable
 from .labels import Labels
 from .preprocess import Normalize, CleanupV3, CaseFold
@@ -59,6 +59,7 @@ def default_postprocess(labels: Sequence[str],          # display names, in clas
     return post + ([Threshold(min_score=min_score)] if min_score is not None else [])
 
 # %% ../../nbs/inference/07_processor.ipynb #9cac74c2
+@processors.register('nlp_lib.Processor.v1')
 class Processor:
     "Run texts through `pre` transforms, `model` and `post` transforms; `labels` is the label vocabulary (`Labels`, or display names); `meta` is saved with it."
     def __init__(self,
@@ -386,17 +387,24 @@ def save(self: Processor,
          golden: Sequence | None = None,          # extra golden inputs for the load-time self-check (texts, or pairs), added to `GOLDEN_TEXTS` (`GOLDEN_PAIRS`)
         ) -> Path:                                # `directory`
     "Write this processor to `directory` as JSON configs, JSON transform state, safetensors weights and the self-check record."
+    return write_artifact(directory, self.artifact_files(golden), overwrite=overwrite)
+
+@patch
+def artifact_files(self: Processor,
+                   golden: Sequence | None = None,  # as in `save`
+                  ) -> dict[str, bytes | str]:      # file name -> content; `save` writes them with a manifest
+    "The files of this processor's artifact (what a composite such as a cascade stores for each member, under a prefix)."
     files = {}
     for i, t in enumerate(self.pre + self.post):
         for name, content in t.state().items():
             files[f'pre{i}-{name}' if i < len(self.pre) else f'post{i - len(self.pre)}-{name}'] = content
-    config = {'architecture': self.model.spec(), 'labels': self.labels.model_dump(),
+    config = {'processor': 'nlp_lib.Processor.v1', 'architecture': self.model.spec(), 'labels': self.labels.model_dump(),
               'preprocess': [t.config() for t in self.pre], 'postprocess': [t.config() for t in self.post], 'meta': self.meta}
     files['config.json'] = json.dumps(config, indent=2, ensure_ascii=False)
     files['model.safetensors'] = weights_to_bytes(self.model.state_dict())
     base = GOLDEN_PAIRS if self.pair else GOLDEN_TEXTS
     files['selfcheck.json'] = json.dumps(self.golden_record(list(base) + [tuple(g) if isinstance(g, list) else g for g in golden or []]), indent=1, ensure_ascii=False)
-    return write_artifact(directory, files, overwrite=overwrite)
+    return files
 
 # %% ../../nbs/inference/07_processor.ipynb #46947383
 _OWN_FILES = ('config.json', 'model.safetensors', 'selfcheck.json')
@@ -426,9 +434,8 @@ def _tensor_bytes(m: torch.nn.Module) -> int:
     seen = {id(t): t for t in chain(m.parameters(), m.buffers())}
     return sum(t.numel() * t.element_size() for t in seen.values())
 
-def _build_checked(directory: Path, arch, weights: bytes) -> TextClassifier:
-    "The architecture `arch` describes, built on the meta device and compared with the weights' header before any memory is allocated."
-    cfg_path, w_path = directory / 'config.json', directory / 'model.safetensors'
+def _build_checked(cfg_path: Path, w_path: Path, arch, weights: bytes) -> TextClassifier:
+    "The architecture `arch` (from `cfg_path`) describes, built on the meta device and compared with the header of the weights (from `w_path`) before any memory is allocated."
     if not isinstance(arch, dict) or not isinstance(arch.get('params', {}), dict):
         raise ArtifactError(cfg_path, "'architecture' must hold a 'name' and a 'params' object")
     name = arch.get('name')
@@ -454,39 +461,60 @@ def _build_checked(directory: Path, arch, weights: bytes) -> TextClassifier:
 
 @patch(cls_method=True)
 def load(cls: Processor,
-         directory,                                          # an artifact directory written by `Processor.save`, or its URI (`s3://…`, `file://…`, `models:/…`: `storage.resolve_artifact`)
+         directory,                                          # an artifact directory written by `save`, or its URI (`s3://…`, `file://…`, `models:/…`: `storage.resolve_artifact`)
          self_check: Literal['error', 'warn', 'off'] = 'error',  # on outputs that differ from `selfcheck.json`: raise `SelfCheckError`, warn, or skip the check
          atol: float = 1e-4,                                 # the largest change of a golden probability the self-check accepts
          max_bytes: int | None = None,                       # the most bytes the artifact's files may hold together; None: `artifact.MAX_BYTES`
-        ) -> Processor:
+        ) -> Processor:                                      # or the composite `config.json` names (`processors`, e.g. a cascade)
     "Rebuild a saved processor from `directory`: every file verified against the manifest, the model sized before it is allocated, the golden outputs re-checked."
     if self_check not in ('error', 'warn', 'off'): raise ValueError(f"self_check must be 'error', 'warn' or 'off', got {self_check!r}")
     directory = resolve_artifact(directory)                # a remote artifact: a verified copy in the local cache
     files = read_artifact(directory, **({'max_bytes': max_bytes} if max_bytes is not None else {}))
-    for need in ('config.json', 'model.safetensors'):
-        if need not in files: raise ArtifactError(directory / need, 'missing from the manifest')
-    cfg = parse_json(files['config.json'], directory / 'config.json')
-    if not isinstance(cfg, dict): raise ArtifactError(directory / 'config.json', 'not a JSON object')
+    return cls.from_files(files, directory, self_check, atol)
+
+def _kind(cfg: dict, path: Path) -> type:
+    "The class that rebuilds an artifact whose config is `cfg`: its `processor` entry (`nlp_lib.Processor.v1` when absent) in `processors`."
+    name = cfg.get('processor', 'nlp_lib.Processor.v1')
+    try: return processors.get(name)
+    except RegistryError as e: raise ArtifactError(path, f'{e}: this nlp_lib cannot rebuild it') from None
+
+@patch(cls_method=True)
+def from_files(cls: Processor,
+               files: dict[str, bytes],   # an artifact's files (`read_artifact`: already checked against the manifest)
+               directory: Path,           # where they were read from, for messages
+               self_check: str = 'error', # as in `load`
+               atol: float = 1e-4,        # as in `load`
+               prefix: str = '',          # the prefix of these files' names in the artifact (a composite's member), for messages
+              ) -> Processor:
+    "The processor (or registered composite) that an artifact's verified files describe; `load` after reading them."
+    at = lambda name: directory / (prefix + name)
+    if 'config.json' not in files: raise ArtifactError(at('config.json'), 'missing from the manifest')
+    cfg = parse_json(files['config.json'], at('config.json'))
+    if not isinstance(cfg, dict): raise ArtifactError(at('config.json'), 'not a JSON object')
+    kind = _kind(cfg, at('config.json'))
+    if kind is not Processor: return kind.from_files(files, directory, self_check, atol, prefix)
+    if 'model.safetensors' not in files: raise ArtifactError(at('model.safetensors'), 'missing from the manifest')
     n_pre, n_post = (len(cfg.get(k)) if isinstance(cfg.get(k), list) else 0 for k in ('preprocess', 'postprocess'))
     expected = set(_OWN_FILES) | {f'{p}{i}-' for p, n in (('pre', n_pre), ('post', n_post)) for i in range(n)}
     stray = sorted(n for n in files if n not in expected and n.split('-', 1)[0] + '-' not in expected)
-    if stray: raise ArtifactError(directory / stray[0], 'listed in the manifest but not part of a saved Processor; nlp_lib never reads such a file')
-    model = _build_checked(directory, cfg.get('architecture'), files['model.safetensors'])
+    if stray: raise ArtifactError(at(stray[0]), 'listed in the manifest but not part of a saved Processor; nlp_lib never reads such a file')
+    model = _build_checked(at('config.json'), at('model.safetensors'), cfg.get('architecture'), files['model.safetensors'])
     try:
         pre = _build_transforms(cfg.get('preprocess'), files, 'pre')
         post = _build_transforms(cfg.get('postprocess'), files, 'post')
         labels = _labels(cfg)
-    except ArtifactError as e: raise ArtifactError(directory / e.path, e.problem) from None
-    except ValueError as e: raise ArtifactError(directory / 'config.json', f'labels: {e}') from None
+    except ArtifactError as e: raise ArtifactError(at(str(e.path)), e.problem) from None
+    except ValueError as e: raise ArtifactError(at('config.json'), f'labels: {e}') from None
     try: proc = cls(pre, model, post, labels, cfg.get('meta'))
-    except (ValueError, TypeError) as e: raise ArtifactError(directory / 'config.json', str(e)) from None
+    except (ValueError, TypeError) as e: raise ArtifactError(at('config.json'), str(e)) from None
     if self_check != 'off' and 'selfcheck.json' in files:
-        path = directory / 'selfcheck.json'
+        path = at('selfcheck.json')
         try: problems = proc.self_check(parse_json(files['selfcheck.json'], path), atol)
         except ValueError as e: raise ArtifactError(path, str(e)) from None
         if problems:
             msg = (f'{len(problems) - 1} golden input(s) no longer give the saved output in this environment:\n  ' + '\n  '.join(problems) +
                    "\nThe model would predict differently from when it was saved. Load with self_check='warn' to serve it anyway.")
             if self_check == 'error': raise SelfCheckError(path, msg)
-            warnings.warn(f'{path}: {msg}', SelfCheckWarning, stacklevel=2)
+            warnings.warn(f'{path}: {msg}', SelfCheckWarning, stacklevel=3 + bool(prefix))
     return proc
+
