@@ -76,6 +76,7 @@ class TextSample(BaseModel):
     score: float | None = Field(None, ge=0, le=1)  # confidence of `label`
     top_k: list[LabelScore] | None = None       # best k labels with scores
     abstained: bool = False                     # True when confidence fell below the threshold
+    member: str | None = None                   # the cascade member that gave this result (`inference/12_cascade`); None: one model
     trace: list[TraceStep] = Field(default_factory=list)  # per-step record (debug mode)
 
     @field_validator('target')
