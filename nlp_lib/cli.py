@@ -119,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--text-pair-col', type=_column, help='with --out, a text-pair model: the column of the second text')
     d.add_argument('--no-header', action='store_true', help='with --out: the first line of a TSV/CSV is data; columns are positions')
     d.add_argument('--quiet', action='store_true', help='with --out: no progress bar')
-    _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub)
+    _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub); _cascade_parser(sub)
     return p
 
 # %% ../nbs/clients/20_cli.ipynb #7e2df0a1
@@ -284,6 +284,53 @@ def _cmd_versions(a) -> int:
         print(f"{v['version']}\t{state}" + (f"\t{', '.join(v['aliases'])}" if v['aliases'] else ''))
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #6a50e33d
+def _cascade_parser(sub):
+    c = sub.add_parser('cascade', help='combine a fast and a strong model: the strong one answers only where the fast one is unsure',
+                       description='Build one cascade artifact from FAST and STRONG (saved models for the same task). The threshold on the fast '
+                                   "model's confidence is given (--threshold) or chosen on --valid for --target-accuracy or --target-share.")
+    c.add_argument('fast', help='the model that sees every text: ' + ARTIFACT_HELP)
+    c.add_argument('strong', help='the model for the texts the fast one is unsure of (a directory or URI)')
+    c.add_argument('--out', required=True, help='the cascade artifact directory to write')
+    c.add_argument('--valid', help='labelled validation file (TSV/CSV/JSONL/Parquet) to choose the threshold on')
+    g = c.add_mutually_exclusive_group(required=True)
+    g.add_argument('--target-accuracy', type=float, help='choose the threshold passing on the fewest texts that reaches this accuracy on --valid')
+    g.add_argument('--target-share', type=float, help='choose the most accurate threshold passing on at most this share of --valid')
+    g.add_argument('--threshold', type=float, help='use this confidence threshold (no validation data needed)')
+    c.add_argument('--names', default='fast,strong', help='the members\' names in results and reports (default: fast,strong)')
+    c.add_argument('--text-col', type=_column, help="text column of --valid (default: 'sentence', or 0 with --no-header)")
+    c.add_argument('--label-col', type=_column, help="label column of --valid (default: 'label', or 1 with --no-header)")
+    c.add_argument('--no-header', action='store_true', help='the first line of --valid is data (TSV, CSV)')
+    c.add_argument('--text-pair-col', type=_column, help='text-pair models: the column of the second text')
+    c.add_argument('--label-delim', help="multi-label models: the label column holds label sets joined by this, e.g. ','")
+    c.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
+
+def _cmd_cascade(a) -> int:
+    from nlp_lib.inference.processor import Processor
+    from nlp_lib.inference.cascade import Cascade
+    names = [n.strip() for n in a.names.split(',')]
+    if a.threshold is None and not a.valid: raise CLIError('--target-accuracy and --target-share choose the threshold on --valid: give a labelled file')
+    members = [Processor.load(x) for x in (a.fast, a.strong)]
+    if a.threshold is not None: cas = Cascade(members, [a.threshold], names)
+    else:
+        _training()                                         # reading labelled files is the training package's
+        from nlp_lib.training.data import read_examples
+        header = not a.no_header
+        ex = read_examples(a.valid, text_col=a.text_col if a.text_col is not None else 'sentence' if header else 0,
+                           label_col=a.label_col if a.label_col is not None else 'label' if header else 1, header=header,
+                           pair_col=a.text_pair_col, label_delim=a.label_delim, multi_label=members[0].multi_label)
+        if not ex.texts: raise CLIError(f'{a.valid}: no usable rows')
+        inputs = ex.texts if ex.pairs is None else list(zip(ex.texts, ex.pairs))
+        cas = Cascade.fit(members, inputs, ex.labels, a.target_accuracy, a.target_share, names, meta={'valid_data': Path(a.valid).name})
+    out = cas.save(a.out, overwrite=a.overwrite)
+    print(cas)
+    if (ch := cas.meta.get('threshold_choice')):
+        alone = ', '.join(f'{n} alone {v:.2%}' for n, v in ch['members_valid_accuracy'].items())
+        print(f"validation ({ch['n_valid']:,} rows): accuracy {ch['valid_accuracy']:.2%}, {ch['valid_share_passed_on']:.1%} passed on to "
+              f"{names[1]} ({alone})" + ('' if ch['reached'] else f"; the target {ch['target']:.2%} is out of reach: the most accurate threshold"))
+    print(f'artifact: {out}')
+    return 0
+
 # %% ../nbs/clients/20_cli.ipynb #087044f2
 def _lines(path: str) -> list[tuple[int, str]]:
     "The non-blank lines of `path` (- for standard input), with their line numbers."
@@ -331,7 +378,7 @@ def _cmd_predict(a) -> int:
     if not (a.texts or a.pair or lines): raise CLIError('no texts: give them as arguments (pairs with --pair TEXT TEXT_PAIR) or with --file')
     proc = Processor.load(a.artifact)
     inputs = _inputs(a, lines, proc.pair)
-    fields = {'text', 'label', 'score', 'probs', 'top_k', 'abstained'} | ({'text_pair'} if proc.pair else set()) | ({'labels'} if proc.multi_label else set())
+    fields = {'text', 'label', 'score', 'probs', 'top_k', 'abstained'} | ({'text_pair'} if proc.pair else set()) | ({'labels'} if proc.multi_label else set()) | ({'member'} if hasattr(proc, 'members') else set())
     for s in proc.predict(inputs, batch_size=a.batch_size, debug=a.debug):
         if a.debug: print(s.model_dump_json())
         elif a.json: print(s.model_dump_json(include=fields))
@@ -348,7 +395,7 @@ def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.
     elif extra: p.error(f'unrecognized arguments: {" ".join(extra)}')
     from nlp_lib.inference.artifact import ArtifactError
     cmds = {'train': _cmd_train, 'cv': _cmd_cv, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report,
-            'push': _cmd_push, 'versions': _cmd_versions}
+            'push': _cmd_push, 'versions': _cmd_versions, 'cascade': _cmd_cascade}
     try: return cmds[a.command](a)
     except (CLIError, ArtifactError, OSError, ImportError, ValueError) as e:      # OSError: a missing file, a store that refuses access or cannot be reached
         print(f'nlp_lib {a.command}: error: {e}', file=sys.stderr)

@@ -25,8 +25,8 @@ from .training.metrics import (classification_report, cooccurrence, multilabel_r
 # %% auto #0
 __all__ = ['report_columns', 'scored_chunks', 'PredictionWriter', 'Tally', 'cm_scores', 'bootstrap_ci', 'coverage_curve',
            'coverage_table', 'length_buckets', 'summarize', 'png_uri', 'plot_coverage', 'plot_confidence', 'html_table',
-           'render_html', 'label_thresholds', 'LabelSetWriter', 'SetTally', 'summarize_sets', 'plot_label_sets',
-           'write_report']
+           'MemberTally', 'render_html', 'label_thresholds', 'LabelSetWriter', 'SetTally', 'summarize_sets',
+           'plot_label_sets', 'write_report']
 
 # %% ../nbs/clients/23_report.ipynb #d4f8d391
 def report_columns(path,                               # a TSV, CSV, JSONL or Parquet file
@@ -307,6 +307,40 @@ def html_table(headers: Sequence[str],          # column headings; a column head
 def _card(value: str, label: str) -> str: return f'<div class="card"><b>{_esc(value)}</b><span>{_esc(label)}</span></div>'
 def _img(uri: str, alt: str) -> str: return f'<img src="{uri}" alt="{_esc(alt)}">'
 
+# %% ../nbs/clients/23_report.ipynb #7be3db64
+class MemberTally:
+    "For a cascade: the rows each member answered and, with labels, how many of them it got right."
+    def __init__(self,
+                 names: Sequence[str],  # the cascade's member names, in order
+                ):
+        self.names = list(names)
+        self.n, self.right = dict.fromkeys(self.names, 0), dict.fromkeys(self.names, 0)
+
+    def add(self,
+            samples: Sequence[TextSample],   # result samples of a cascade (`member` set)
+            gold: np.ndarray | None = None,  # their gold class ids (N,), or multi-hot label sets (N, C); None: unlabelled
+            cutoffs=None,                    # label sets: each label's threshold
+           ):
+        "Count a chunk of results by member, and the right ones when `gold` is given."
+        if gold is not None:
+            probs = np.stack([s.probs for s in samples])
+            ok = probs.argmax(1) == gold if cutoffs is None else ((probs >= np.asarray(cutoffs)) == np.asarray(gold, bool)).all(1)
+        for i, s in enumerate(samples):
+            self.n[s.member] = self.n.get(s.member, 0) + 1
+            if gold is not None: self.right[s.member] = self.right.get(s.member, 0) + bool(ok[i])
+
+    def summary(self, labelled: bool) -> dict:
+        "Per member: rows answered, their share and, when `labelled`, the accuracy on them (None for a member that answered nothing)."
+        total = sum(self.n.values()) or 1
+        return {m: {'n': n, 'share': n / total, 'accuracy': (self.right[m] / n if n else None) if labelled else None}
+                for m, n in self.n.items()}
+
+def _members_html(s: dict) -> str:
+    rows = [[m, f"{v['n']:,}", _pct(v['share']), _f(v['accuracy'])] for m, v in s['members'].items()]
+    acc = 'subset accuracy on its rows' if s.get('multi_label') else 'accuracy on its rows'
+    return (f'<h2>Cascade members</h2><p class="note">Which member answered each row: the fast member keeps the rows it is sure of '
+            f'and passes the rest on.</p>' + html_table(['member', 'rows answered', 'share', acc], rows))
+
 # %% ../nbs/clients/23_report.ipynb #e0de5829
 def _mistakes_table(mistakes: list[dict], cols: list[tuple[str, str]]) -> str:
     "The mistakes as a table: `cols` as (heading, key), then the text and, when the model reads pairs, the second text; all but the first two columns left-aligned."
@@ -352,6 +386,7 @@ def render_html(s: dict,                  # the summary, from `summarize` (or `s
     when = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
     if s.get('multi_label'): body = _sets_labelled_body(s, images, mistakes) if s['labelled'] else _sets_unlabelled_body(s, images)
     else: body = _labelled_body(s, images, mistakes) if s['labelled'] else _unlabelled_body(s, images)
+    if s.get('members'): body += _members_html(s)
     labels = f'labels {_esc(", ".join(s["labels"]))}' if len(s['labels']) <= 10 else f'{len(s["labels"])} labels'
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>nlp_lib report: {_esc(data_name)}</title><style>{_CSS}</style></head><body><main>'
@@ -573,6 +608,7 @@ def write_report(artifact,                           # a saved processor, as `Pr
                                     ('summary_json', 'summary.json'), ('report_html', 'report.html'))}
     if multi: Writer, tally, encode = LabelSetWriter, SetTally(proc.labels, label_thresholds(proc), top_n), lambda raw: multi_hot(proc.labels.encode_sets(raw), len(proc.labels))
     else: Writer, tally, encode = PredictionWriter, Tally(proc.labels, top_n), proc.labels.encode
+    members = MemberTally(proc.names) if hasattr(proc, 'members') else None      # a cascade: who answered what
     hint = '; if the label column holds label sets joined by a delimiter, give it (label_delim, --label-delim)' if multi and label_delim is None and not label_cols else ''
     with Writer(paths['predictions_csv'], paths['predictions_parquet'], proc.labels, labelled, proc.pair) as w, \
          _progress(progress, _count_rows(data, table_format(data, format), header) if progress else None) as bar:
@@ -580,10 +616,12 @@ def write_report(artifact,                           # a saved processor, as `Pr
             try: gold = encode(raw) if labelled else None
             except LabelError as e: raise LabelError(f'{data}: {e}{hint}') from None
             tally.add(samples, gold); w.write(samples, gold); bar.update(len(samples))
+            if members: members.add(samples, gold, label_thresholds(proc) if multi else None)
     if not tally.n: raise DataError(f'{data}: no usable rows ({bad})')
     s = summarize_sets(tally) if multi else summarize(tally, n_boot, seed)
     s.update(data=data.name, artifact=Path(artifact).name, text_col=text_col, label_col=label_col, bad_rows=dict(bad.counts))
     if proc.pair: s['text_pair_col'] = text_pair_col
+    if members: s['members'] = members.summary(labelled)
     if multi: s.update(label_delim=label_delim, label_cols=list(label_cols) if label_cols else None)
     probs, gold = tally.arrays()[:2]
     images = _set_figures(s, probs, gold) if multi else _figures(s, probs, gold)

@@ -97,6 +97,7 @@ def explain(proc: Processor,                # the processor whose prediction is 
     "Token importances of `text` by occlusion; the variants run through the model in one batch (or in batches of `batch_size`)."
     pair = isinstance(text, tuple) and len(text) == 2 and all(isinstance(x, str) for x in text)
     if not isinstance(text, str) and not pair: raise TypeError(f'expected a text (str) or a (text, text_pair) tuple, got {type(text).__name__}')
+    if hasattr(proc, 'member_for'): proc = proc.member_for(text)   # a cascade: the member that answers this text
     proc._check_shape([text])
     s = proc.preprocess([text], debug=True)[0]
     num = _numericalize(proc)
