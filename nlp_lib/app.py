@@ -206,8 +206,13 @@ def show_text(proc: pr.Processor,  # the loaded processor
     x = text_inputs(proc)
     s = proc(x, debug=True)
     show_prediction(proc, s)
-    show_importance(proc, x)
-    show_debug(proc, s)
+    member = proc
+    if s.member is not None and hasattr(proc, 'answered_by'):         # a cascade: say which member answered, and why
+        member = proc.answered_by(s)
+        why = [t.output['decision'] for t in s.trace if t.step == 'nlp_lib.Cascade.v1']
+        st.info(f'Answered by **{s.member}** ({member.model.type_name}): ' + '; '.join(why))
+    show_importance(member, x)
+    show_debug(member, s)
 
 # %% ../nbs/clients/22_app.ipynb #13f33e79
 def show_importance(proc: pr.Processor,  # the loaded processor
