@@ -56,15 +56,17 @@ def main():
     ap.add_argument('--default', help='an artifact of the default recipe')
     ap.add_argument('--encoder', help='an artifact of configs/encoder.yaml')
     ap.add_argument('--reps', type=int, default=3)
+    ap.add_argument('--first', default='fast,default', help='the first members to try, comma-separated (fast, default)')
     ap.add_argument('--batch-size', type=int, default=64)
     a = ap.parse_args()
     from nlp_lib.datasets import data_dir, read_tsv
     from nlp_lib.inference.processor import Processor
     from nlp_lib.inference.cascade import Cascade, choose_threshold, confidence
     import torch
-    arts = {'fast': _artifact('fast', a.fast, [str(ROOT / 'configs' / 'fast.yaml')]),
-            'default': _artifact('default', a.default, []),
-            'encoder': _artifact('encoder', a.encoder, [str(ROOT / 'configs' / 'encoder.yaml')])}
+    firsts = [f.strip() for f in a.first.split(',')]
+    recipes = {'fast': (a.fast, [str(ROOT / 'configs' / 'fast.yaml')]), 'default': (a.default, [])}
+    arts = {k: _artifact(k, *recipes[k]) for k in firsts}
+    arts['encoder'] = _artifact('encoder', a.encoder, [str(ROOT / 'configs' / 'encoder.yaml')])
     procs = {k: Processor.load(v) for k, v in arts.items()}
     D = data_dir('sst2')
     dev_x, dev_y = read_tsv(D / 'dev.tsv')
@@ -87,7 +89,7 @@ def main():
 
     enc_ok = np.array([r.label_id for r in res['encoder']]) == gold
     choices = {}
-    for first in ('fast', 'default'):
+    for first in firsts:
         m = procs[first]
         conf = confidence(np.stack([r.probs for r in res[first]]))
         ok = np.array([r.label_id for r in res[first]]) == gold

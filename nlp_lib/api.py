@@ -410,7 +410,7 @@ def model_info(proc: Processor,                      # the loaded processor
         manifest, digest = json.loads(raw), hashlib.sha256(raw).hexdigest()
     return ModelInfo(nlp_lib_version=nlp_lib.__version__, artifact_nlp_lib_version=manifest.get('nlp_lib_version'),
                      created=manifest.get('created'), manifest_sha256=digest, task=TaskInfo(multi_label=proc.multi_label, pair=proc.pair),
-                     thresholds=_thresholds(proc), architecture=proc.model.spec(),
+                     thresholds=_thresholds(proc), architecture=proc.spec() if hasattr(proc, 'members') else proc.model.spec(),
                      labels=proc.labels.model_dump(), preprocess=[t.config() for t in proc.pre],
                      postprocess=[t.config() for t in proc.post], training=proc.meta)
 

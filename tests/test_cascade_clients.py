@@ -1,6 +1,6 @@
 """A cascade artifact through the clients that take any artifact: the HTTP API (debug mode shows the route each text took,
 /model describes the members) and `nlp_lib predict`, with a multi-label and a text-pair cascade beside the single-label one."""
-import json, subprocess, sys
+import json, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
@@ -52,6 +52,9 @@ def test_api_debug_shows_the_route(cascades, kind):
     want = cas.predict(inputs[:16])
     assert {r.member for r in want} == {'fast', 'strong'}            # both members answer some of these texts
     with TestClient(create_app(ServeSettings(artifact=str(art)))) as c:
+        for _ in range(600):                                            # the model loads in the background: wait for /ready
+            if c.get('/ready').status_code == 200: break
+            time.sleep(0.1)
         r = c.post('/predict', json=body)
         assert r.status_code == 200, r.text
         samples = r.json()['samples']
