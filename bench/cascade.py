@@ -1,7 +1,8 @@
 """Cascade benchmark: a fast member answers where it is sure, the fine-tuned encoder answers the rest (SST-2 dev, one run).
 
     python bench/cascade.py                     # finds the three artifacts in .bench-cache/frontier/runs, or trains them
-    python bench/cascade.py --fast A --default B --encoder C [--encoder-runtime onnx-int8]
+    python bench/cascade.py --fast A --default B --encoder C
+    nlp_lib runtime C --to onnx-int8 --out C8 && python bench/cascade.py --fast A --default B --encoder C8   # the encoder on ONNX Runtime, int8
 
 Rows (every figure measured in this run, in this process, one after the other):
   members alone     the fast recipe (configs/fast.yaml), the default recipe and the encoder (configs/encoder.yaml)

@@ -6,13 +6,14 @@ Docs: https://nlp-lib.github.io/nlp_lib/clients/api.html.md"""
 
 # %% ../nbs/clients/21_api.ipynb #2b943977
 from __future__ import annotations
-import asyncio, gc, hashlib, hmac, json, os, tempfile, time
+import asyncio, gc, hashlib, hmac, json, os, queue, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -35,7 +36,8 @@ from .sample import TextSample, LabelScore
 __all__ = ['KEY_ENV', 'ServeSettings', 'TextPair', 'PredictRequest', 'Prediction', 'PredictResponse', 'ErrorResponse',
            'prediction_json', 'Batcher', 'arun', 'Metrics', 'ObserveRequests', 'error_response',
            'validation_error_response', 'RequireApiKey', 'TaskInfo', 'ModelInfo', 'model_info', 'read_body',
-           'shape_error', 'request_schema', 'create_app', 'app_from_env', 'serve']
+           'shape_error', 'fast_items', 'predict_app', 'DirectRoute', 'request_schema', 'create_app', 'app_from_env',
+           'serve']
 
 # %% ../nbs/clients/21_api.ipynb #7bd0b135
 class ServeSettings(BaseModel):
@@ -48,9 +50,10 @@ class ServeSettings(BaseModel):
     max_queue: int = Field(512, ge=1)                      # requests waiting for the model; more get 429
     batching: bool = True                                  # gather concurrent requests into one model batch
     max_batch_size: int = Field(64, ge=1)                  # texts per gathered model batch
-    max_wait_ms: float = Field(1.0, ge=0)                  # how long the first request of a batch waits for company
+    max_wait_ms: float = Field(1.0, ge=0)                  # how long a batch waits for company when the model is idle
     batch_size: int = Field(64, ge=1)                      # model batch size inside one predict call
     torch_threads: int | None = Field(1, ge=1)             # torch intra-op threads per worker (None: torch's default)
+    model_threads: int = Field(1, ge=1)                    # threads running model batches per worker, one torch thread each (see below)
     api_key: SecretStr | None = None                       # bearer token every route but /health requires (None: no key); never shown
     cors_origins: list[str] = []                           # browser origins allowed to call the API (CORS); empty: CORS off
     preload: bool = False                                  # load the model before taking connections (`serve` sets it with workers > 1)
@@ -184,81 +187,110 @@ def prediction_json(s: TextSample,      # a sample the processor has predicted (
 # %% ../nbs/clients/21_api.ipynb #88ca389a
 @dataclass
 class _Job:
-    texts: list              # the inputs of one request: strings, or (text, text_pair) tuples
-    future: asyncio.Future
+    texts: list | None                # the inputs of one request: strings, or (text, text_pair) tuples; None for a call
+    future: asyncio.Future            # where its result goes, on the event loop
+    call: tuple | None = None         # (fn, args): work that is not batched, run alone on the model thread
 
 class Batcher:
-    "Gathers the texts of concurrent requests into model batches run on one worker thread."
+    "Gathers the texts of concurrent requests into model batches, run on the model threads (one by default)."
     def __init__(self,
                  predict,                     # `predict(texts)` → one result per text, run on the model thread; may be set later
                  max_batch_size: int = 64,    # stop gathering once a batch holds this many texts (one request is never split)
-                 max_wait_ms: float = 1.0,    # milliseconds a batch waits for more requests when not full; 0: no wait
+                 max_wait_ms: float = 1.0,    # milliseconds a batch started on an idle model waits for more requests; 0: no wait
                  on_batch=None,               # called with the number of texts of each batch (e.g. a metric); None: nothing
+                 threads: int = 1,            # model threads, each running one batch at a time; `predict` must be thread-safe for more than 1
                 ):
         self.predict, self.max_batch_size, self.max_wait = predict, max_batch_size, max_wait_ms / 1000
         self.on_batch = on_batch or (lambda n: None)
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix='nlp_lib-model')
-        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self.task: asyncio.Task | None = None
-        self.busy = False
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()    # the event loop puts, the model threads take
+        self.threads: list[threading.Thread] = [threading.Thread(target=self._work, name=f'nlp_lib-model-{i}', daemon=True) for i in range(threads)]
 
     def start(self):
-        self.task = asyncio.get_running_loop().create_task(self._loop())
+        "Start the model threads; results go back to the running event loop."
+        self.loop = asyncio.get_running_loop()
+        for t in self.threads: t.start()
         return self
+
+    def _put(self, texts, call=None) -> asyncio.Future:
+        job = _Job(texts, self.loop.create_future(), call)
+        self.jobs.put(job)
+        return job.future
 
     async def run(self,
                   fn,     # a function to call on the model thread
                   *args,  # its positional arguments
                  ):
-        "Run `fn(*args)` on the model thread (for work that is not batched, such as debug requests)."
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+        "Run `fn(*args)` on a model thread, between batches (for work that is not batched, such as debug requests)."
+        return await self._put(None, (fn, args))
 
     async def submit(self,
                      texts: list,             # the inputs of one request (strings, or (text, text_pair) tuples), predicted together in a batch
                     ) -> list[TextSample]:    # their results, in order
-        job = _Job(texts, asyncio.get_running_loop().create_future())
-        self.queue.put_nowait(job)
-        return await job.future
+        return await self._put(texts)
 
 # %% ../nbs/clients/21_api.ipynb #0b3f1ce5
-def _take(queue: asyncio.Queue, jobs: list, n: int, limit: int) -> int:
-    "Move waiting jobs from `queue` into `jobs` while the batch holds fewer than `limit` texts; the new text count."
-    while n < limit and not queue.empty():
-        job = queue.get_nowait(); jobs.append(job); n += len(job.texts)
-    return n
+@patch
+def _gather(self: Batcher,
+            first: _Job,   # the job that starts the batch
+            wait: bool,    # may the batch wait `max_wait` for company (the model was idle)?
+           ) -> tuple[list[_Job], _Job | None]:
+    "`first` and the jobs that join it, up to `max_batch_size` texts: those queued, and if `wait`, those that come within `max_wait`; and the next job if it must run alone."
+    jobs, n, q, deadline = [first], len(first.texts), self.jobs, None
+    while n < self.max_batch_size:
+        try: job = q.get_nowait()
+        except queue.Empty:
+            if not wait or self.max_wait <= 0: break
+            deadline = deadline or time.monotonic() + self.max_wait
+            try: job = q.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty: break
+        if job is None or job.call is not None: return jobs, job
+        jobs.append(job); n += len(job.texts)
+    return jobs, None
+
+def _settle(jobs: list[_Job], results, error: Exception | None):
+    "On the event loop: each job's slice of `results` (a call's whole result), or `error` for all of them."
+    i = 0
+    for j in jobs:
+        if j.future.done(): pass            # the caller went away
+        elif error is not None: j.future.set_exception(error)
+        else: j.future.set_result(results if j.texts is None else results[i:i + len(j.texts)])
+        if j.texts is not None: i += len(j.texts)
 
 @patch
-async def _loop(self: Batcher):
+def _work(self: Batcher):
+    "A model thread: take a job, gather a batch around it, predict, hand the results to the event loop; until `close`."
+    held = None
     while True:
-        jobs = [await self.queue.get()]
-        self.busy = True
-        n = _take(self.queue, jobs, len(jobs[0].texts), self.max_batch_size)
-        if n < self.max_batch_size and self.max_wait > 0:
-            await asyncio.sleep(self.max_wait)
-            n = _take(self.queue, jobs, n, self.max_batch_size)
-        texts = [t for j in jobs for t in j.texts]
-        self.on_batch(len(texts))
-        try: results = await self.run(self.predict, texts)
-        except Exception as e: results = e
-        i = 0
-        for j in jobs:
-            if j.future.done(): pass            # the caller went away
-            elif isinstance(results, Exception): j.future.set_exception(results)
-            else: j.future.set_result(results[i:i + len(j.texts)])
-            i += len(j.texts)
-        self.busy = False
+        idle = False
+        if held is not None: job, held = held, None
+        else:
+            try: job = self.jobs.get_nowait()            # requests queued while the model ran: start at once
+            except queue.Empty: job, idle = self.jobs.get(), True
+        if job is None: return
+        if job.call is not None: jobs = [job]
+        else: jobs, held = self._gather(job, wait=idle)
+        results, error = None, None
+        try:
+            if job.call is not None: fn, args = job.call; results = fn(*args)
+            else:
+                texts = [t for j in jobs for t in j.texts]
+                self.on_batch(len(texts))
+                results = self.predict(texts)
+        except Exception as e: error = e
+        try: self.loop.call_soon_threadsafe(_settle, jobs, results, error)
+        except RuntimeError: return          # the event loop is closed: nobody waits for these
 
 # %% ../nbs/clients/21_api.ipynb #28fecf61
 @patch
 async def close(self: Batcher,
                 timeout: float = 30.0,  # seconds to wait for queued and running batches before stopping anyway
                ):
-    "Let queued and running batches finish (up to `timeout` seconds), then stop the loop and the model thread."
+    "Let queued and running batches finish (up to `timeout` seconds), then stop the model threads."
+    for _ in self.threads: self.jobs.put(None)     # one stop mark for each thread, taken after everything queued before them
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while (not self.queue.empty() or self.busy) and loop.time() < deadline: await asyncio.sleep(0.01)
-    if self.task: self.task.cancel()
-    self.pool.shutdown(wait=False)
+    while any(t.is_alive() for t in self.threads) and loop.time() < deadline: await asyncio.sleep(0.01)
+    await asyncio.sleep(0)                  # let the last results reach their requests
 
 # %% ../nbs/clients/21_api.ipynb #effc3704
 def arun(coro,  # a coroutine; runs even where an event loop is already running (e.g. a notebook)
@@ -295,21 +327,25 @@ class ObserveRequests:
                  routes: set[str],  # paths counted under their own name; any other path counts as 'other'
                 ):
         self.app, self.m, self.routes = app, metrics, routes
+        self._counters, self._timers = {}, {}   # the labelled children, looked up once: (route, status) → counter, route → histogram
 
     async def __call__(self, scope, receive, send):
         if scope['type'] != 'http': return await self.app(scope, receive, send)
         route = scope['path'] if scope['path'] in self.routes else 'other'
-        status = [500]
+        status = 500
         async def send_status(msg):
-            if msg['type'] == 'http.response.start': status[0] = msg['status']
+            nonlocal status
+            if msg['type'] == 'http.response.start': status = msg['status']
             await send(msg)
         m, t0 = self.m, time.perf_counter()
         m.in_flight.inc()
         try: await self.app(scope, receive, send_status)
         finally:
             m.in_flight.dec()
-            m.requests.labels(route, str(status[0])).inc()
-            m.latency.labels(route).observe(time.perf_counter() - t0)
+            if (c := self._counters.get((route, status))) is None: c = self._counters[route, status] = m.requests.labels(route, str(status))
+            c.inc()
+            if (h := self._timers.get(route)) is None: h = self._timers[route] = m.latency.labels(route)
+            h.observe(time.perf_counter() - t0)
 
 # %% ../nbs/clients/21_api.ipynb #3727b999
 def error_response(status: int,                # HTTP status code
@@ -421,18 +457,21 @@ _PREDICT_ERRORS = {413: {'model': ErrorResponse, 'description': 'over a limit (b
                    429: {'model': ErrorResponse, 'description': 'too many requests waiting for the model (max_queue)'},
                    503: {'model': ErrorResponse, 'description': 'the model is not loaded yet'}}
 
-async def read_body(request: Request,  # the incoming request
-                    limit: int,        # largest accepted body, in bytes
+async def read_body(receive,                     # the request's ASGI `receive`
+                    limit: int,                  # largest accepted body, in bytes
+                    length: bytes | None = None, # the request's Content-Length header, if it has one
                    ) -> bytes | None:
-    "The request body, or None as soon as it is known to exceed `limit` bytes (from Content-Length, or while streaming)."
-    n = request.headers.get('content-length')
-    if n is not None and n.isdigit() and int(n) > limit: return None
+    "The request body, or None as soon as it is known to exceed `limit` bytes (from Content-Length, or while streaming); `ClientDisconnect` if the client leaves first."
+    if length is not None and length.isdigit() and int(length) > limit: return None
     chunks, size = [], 0
-    async for c in request.stream():
+    while True:
+        msg = await receive()
+        if msg['type'] == 'http.disconnect': raise ClientDisconnect()
+        c = msg.get('body', b'')
         size += len(c)
         if size > limit: return None
+        if not msg.get('more_body', False): return b''.join((*chunks, c)) if chunks else c
         chunks.append(c)
-    return b''.join(chunks)
 
 # %% ../nbs/clients/21_api.ipynb #11be8059
 def shape_error(req: PredictRequest,  # a validated request
@@ -446,12 +485,48 @@ def shape_error(req: PredictRequest,  # a validated request
     else: field, msg = 'pairs', "this model classifies single texts: send 'texts' (a list of strings) instead of 'pairs' of {text, text_pair}"
     return error_response(422, f'{field}: {msg}', detail=[{'loc': ['body', field], 'msg': msg, 'type': 'input_shape'}])
 
+# %% ../nbs/clients/21_api.ipynb #b81d4e0f
+def _text_ok(t, limits: ServeSettings) -> bool:
+    return type(t) is str and len(t) <= limits.max_chars and (t.isascii() or _utf8(t))
+
+def _utf8(t: str) -> bool:
+    try: t.encode('utf-8')
+    except UnicodeEncodeError: return False
+    return True
+
+def fast_items(body: bytes,            # a request body
+               limits: ServeSettings,  # the server's limits
+              ) -> tuple[list, bool] | None:   # (the inputs as `Processor.predict` takes them, do they hold pairs?)
+    "The inputs of a well-formed request in one of the four shapes, without `debug` (or with `debug: false`), within every limit; None for anything else."
+    try: d = orjson.loads(body)
+    except orjson.JSONDecodeError: return None
+    if type(d) is not dict: return None
+    n = len(d)
+    if 'debug' in d:
+        if d['debug'] is not False: return None
+        n -= 1
+    if n == 1:
+        if 'text' in d: return ([d['text']], False) if _text_ok(d['text'], limits) else None
+        v = d.get('texts')
+        if v is not None:
+            ok = type(v) is list and 0 < len(v) <= limits.max_texts and all(_text_ok(t, limits) for t in v)
+            return (v, False) if ok else None
+        v = d.get('pairs')
+        if type(v) is list and 0 < len(v) <= limits.max_texts and all(
+                type(p) is dict and len(p) == 2 and _text_ok(p.get('text'), limits) and _text_ok(p.get('text_pair'), limits) for p in v):
+            return [(p['text'], p['text_pair']) for p in v], True
+    elif n == 2 and _text_ok(d.get('text'), limits) and _text_ok(d.get('text_pair'), limits):
+        return [(d['text'], d['text_pair'])], True
+    return None
+
 # %% ../nbs/clients/21_api.ipynb #346a835b
 @dataclass
 class _State:
     settings: ServeSettings
     given: Processor | None = None           # a processor passed to create_app (else the artifact is loaded)
     proc: Processor | None = None            # set once the model is ready
+    pair: bool = False                       # does the model classify text pairs? (`proc.pair`, read once)
+    names: list[str] | None = None           # its label display names, in class-id order
     info: ModelInfo | None = None
     error: str | None = None
     batcher: Batcher | None = None
@@ -465,6 +540,7 @@ async def _load(state: _State, metrics: Metrics):
         proc = state.given or await state.batcher.run(Processor.load, art)
         state.info = model_info(proc, art)
         state.batcher.predict = lambda texts: proc.predict(texts, batch_size=s.batch_size)
+        state.pair, state.names = proc.pair, list(proc.labels.names)
         gc.collect(); gc.freeze()
         state.proc = proc
     except Exception as e:           # any failure: /ready and /predict say why, instead of "loading" for ever
@@ -475,7 +551,7 @@ def _lifespan(state: _State, metrics: Metrics):
     @asynccontextmanager
     async def lifespan(app):
         s = state.settings
-        state.batcher = Batcher(None, s.max_batch_size, s.max_wait_ms, on_batch=metrics.batch.observe).start()
+        state.batcher = Batcher(None, s.max_batch_size, s.max_wait_ms, on_batch=metrics.batch.observe, threads=s.model_threads).start()
         _forget_dead_workers()
         loading = asyncio.get_running_loop().create_task(_load(state, metrics))
         if s.preload: await loading          # take no connection before the model is ready (a restarted worker among others)
@@ -485,34 +561,76 @@ def _lifespan(state: _State, metrics: Metrics):
     return lifespan
 
 # %% ../nbs/clients/21_api.ipynb #5261de96
-def _predict_route(app: FastAPI, state: _State):
+async def _send_json(send, body: bytes):
+    "Send `body` as a 200 `application/json` answer, with the headers Starlette's `Response` writes."
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-length', b'%d' % len(body)), (b'content-type', b'application/json')]})
+    await send({'type': 'http.response.body', 'body': body})
+
+def predict_app(state: _State):
+    "`POST /predict` as a plain ASGI app: content type, body size, the request (`fast_items`, else `PredictRequest`), its shape, the queue, the model, the JSON answer."
     s = state.settings
 
-    @app.post('/predict', response_model=PredictResponse, responses=_PREDICT_ERRORS, summary='Classify one text or text pair, or a list of them',
-              openapi_extra={'requestBody': {'required': True, 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/PredictRequest'}}}}})
-    async def predict(request: Request):
-        if state.proc is None: return error_response(503, state.error or 'the model is still loading; retry when /ready says ready')
-        ctype = request.headers.get('content-type', '').split(';')[0].strip().lower()
-        if ctype != 'application/json': return error_response(415, f"send the body as JSON with Content-Type: application/json (got {ctype or 'none'!r})")
-        try: body = await read_body(request, s.max_body_bytes)
-        except ClientDisconnect: return error_response(499, 'the client closed the connection before sending the whole body')  # nobody reads it: counted as 499, not logged as a 500
-        if body is None: return error_response(413, f'the request body is over max_body_bytes={s.max_body_bytes:,}', 'max_body_bytes')
-        try: req = PredictRequest.model_validate_json(body, context={'limits': s})
-        except ValidationError as e: return validation_error_response(e)
-        if (wrong := shape_error(req, state.proc.pair)) is not None: return wrong
+    async def predict(scope, receive, send):
+        if state.proc is None: return await error_response(503, state.error or 'the model is still loading; retry when /ready says ready')(scope, receive, send)
+        ctype = length = None
+        for k, v in scope['headers']:                  # the first of each, as `request.headers.get` reads them
+            if k == b'content-type' and ctype is None: ctype = v
+            elif k == b'content-length' and length is None: length = v
+        ctype = (ctype or b'').decode('latin-1').split(';')[0].strip().lower()
+        if ctype != 'application/json':
+            return await error_response(415, f"send the body as JSON with Content-Type: application/json (got {ctype or 'none'!r})")(scope, receive, send)
+        try: body = await read_body(receive, s.max_body_bytes, length)
+        except ClientDisconnect:       # nobody reads the answer: counted as 499, not logged as a 500
+            return await error_response(499, 'the client closed the connection before sending the whole body')(scope, receive, send)
+        if body is None: return await error_response(413, f'the request body is over max_body_bytes={s.max_body_bytes:,}', 'max_body_bytes')(scope, receive, send)
+        got = fast_items(body, s)
+        if got is not None and got[1] == state.pair: items, debug = got[0], False
+        else:                          # anything else: pydantic reads it, and names what is wrong
+            try: req = PredictRequest.model_validate_json(body, context={'limits': s})
+            except ValidationError as e: return await validation_error_response(e)(scope, receive, send)
+            if (wrong := shape_error(req, state.pair)) is not None: return await wrong(scope, receive, send)
+            items, debug = req.items, req.debug
         if state.waiting >= s.max_queue:
-            return error_response(429, f'{state.waiting} requests are waiting for the model (max_queue={s.max_queue}); retry shortly', 'max_queue', headers={'Retry-After': '1'})
+            return await error_response(429, f'{state.waiting} requests are waiting for the model (max_queue={s.max_queue}); retry shortly', 'max_queue',
+                                        headers={'Retry-After': '1'})(scope, receive, send)
         state.waiting += 1
         try:
             b = state.batcher
-            if req.debug: samples = await b.run(state.proc.predict, req.items, s.batch_size, True)
-            elif s.batching: samples = await b.submit(req.items)
-            else: samples = await b.run(b.predict, req.items)
+            if debug: samples = await b.run(state.proc.predict, items, s.batch_size, True)
+            elif s.batching: samples = await b.submit(items)
+            else: samples = await b.run(b.predict, items)
         finally: state.waiting -= 1
-        names = state.proc.labels.names
+        names = state.names
         out = {'predictions': [prediction_json(x, names) for x in samples]}
-        if req.debug: out['samples'] = [x.model_dump(mode='json') for x in samples]
-        return Response(json.dumps(out, ensure_ascii=False), media_type='application/json')
+        if debug: out['samples'] = [x.model_dump(mode='json') for x in samples]
+        await _send_json(send, orjson.dumps(out))
+    return predict
+
+class _Handover(Response):
+    "What the FastAPI route returns: the request's whole ASGI exchange, body unread, handed to an ASGI app."
+    def __init__(self, app): self.app, self.background = app, None
+    async def __call__(self, scope, receive, send): await self.app(scope, receive, send)
+
+class DirectRoute:
+    "Pure ASGI middleware: `method path` goes straight to `handler` (an ASGI app), past FastAPI's routing, dependency solving and response building; anything else to the wrapped app."
+    def __init__(self,
+                 app,           # the ASGI app to wrap
+                 method: str,   # e.g. 'POST'
+                 path: str,     # e.g. '/predict'
+                 handler,       # the ASGI app that answers it
+                ):
+        self.app, self.method, self.path, self.handler = app, method, path, handler
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] == 'http' and scope['path'] == self.path and scope['method'] == self.method and not scope.get('root_path'):
+            return await self.handler(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+def _predict_route(app: FastAPI, state: _State, handler):
+    "Declare `POST /predict` to FastAPI (its OpenAPI entry; requests under a `root_path` come this way) and answer it with `handler`."
+    @app.post('/predict', response_model=PredictResponse, responses=_PREDICT_ERRORS, summary='Classify one text or text pair, or a list of them',
+              openapi_extra={'requestBody': {'required': True, 'content': {'application/json': {'schema': {'$ref': '#/components/schemas/PredictRequest'}}}}})
+    async def predict(request: Request): return _Handover(handler)
 
 # %% ../nbs/clients/21_api.ipynb #b8c54f25
 def _info_routes(app: FastAPI, state: _State, metrics: Metrics):
@@ -604,7 +722,9 @@ def create_app(settings: ServeSettings | None = None,  # limits and batching, an
     app = FastAPI(title='nlp_lib', version=nlp_lib.__version__, lifespan=_lifespan(state, metrics),
                   description='Text classification with an nlp_lib artifact. `POST /predict` classifies; `/health`, `/ready`, `/model` and `/metrics` describe the server.')
     app.state.nlp = state
-    _predict_route(app, state); _info_routes(app, state, metrics); _error_handlers(app); _openapi(app, state)
+    predict = predict_app(state)
+    _predict_route(app, state, predict); _info_routes(app, state, metrics); _error_handlers(app); _openapi(app, state)
+    app.add_middleware(DirectRoute, method='POST', path='/predict', handler=predict)   # innermost: inside the key check, CORS and the metrics
     if settings.api_key is not None: app.add_middleware(RequireApiKey, key=settings.api_key)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=['GET', 'POST'],

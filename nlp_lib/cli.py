@@ -34,8 +34,9 @@ def _serve_parser(sub):
     v.add_argument('--max-queue', type=int, default=512, help='requests waiting for the model (more: 429)')
     v.add_argument('--no-batching', action='store_true', help='one model call per request instead of gathering concurrent requests')
     v.add_argument('--max-batch-size', type=int, default=64, help='texts per gathered model batch')
-    v.add_argument('--max-wait-ms', type=float, default=1.0, help='how long a request waits for others to share its model batch')
+    v.add_argument('--max-wait-ms', type=float, default=1.0, help='how long a batch waits for others to join it, only when the model is idle (a busy model gathers by itself)')
     v.add_argument('--torch-threads', type=int, default=1, help="torch intra-op threads per worker (default 1: parallelism comes from batching and workers)")
+    v.add_argument('--model-threads', type=int, default=1, help='threads running model batches in each worker (default 1; 2 on a 2-core machine overlaps one batch with the next)')
     v.add_argument('--access-log', action='store_true', help='log every request (costs throughput)')
     v.add_argument('--api-key', metavar='KEY', help='require Authorization: Bearer KEY on every route but /health '
                    '(default: $NLP_LIB_API_KEY, which is better: argv shows in ps; none: no key)')
@@ -119,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--text-pair-col', type=_column, help='with --out, a text-pair model: the column of the second text')
     d.add_argument('--no-header', action='store_true', help='with --out: the first line of a TSV/CSV is data; columns are positions')
     d.add_argument('--quiet', action='store_true', help='with --out: no progress bar')
-    _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub); _cascade_parser(sub)
+    _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub); _cascade_parser(sub); _runtime_parser(sub)
     return p
 
 # %% ../nbs/clients/20_cli.ipynb #7e2df0a1
@@ -236,7 +237,7 @@ def _cmd_serve(a) -> int:
     api, = _extra('serve', 'nlp_lib.api')
     s = api.ServeSettings(artifact=a.artifact, max_texts=a.max_texts, max_chars=a.max_chars, max_body_bytes=a.max_body_bytes,
                           max_queue=a.max_queue, batching=not a.no_batching, max_batch_size=a.max_batch_size, max_wait_ms=a.max_wait_ms,
-                          torch_threads=a.torch_threads, api_key=a.api_key,
+                          torch_threads=a.torch_threads, model_threads=a.model_threads, api_key=a.api_key,
                           cors_origins=[o.strip() for v in a.cors_origins for o in v.split(',') if o.strip()])
     api.serve(s, host=a.host, port=a.port, workers=a.workers, access_log=a.access_log)
     return 0
@@ -309,6 +310,7 @@ def _cmd_cascade(a) -> int:
     from nlp_lib.inference.processor import Processor
     from nlp_lib.inference.cascade import Cascade
     names = [n.strip() for n in a.names.split(',')]
+    _out_dir(a)
     if a.threshold is None and not a.valid: raise CLIError('--target-accuracy and --target-share choose the threshold on --valid: give a labelled file')
     members = [Processor.load(x) for x in (a.fast, a.strong)]
     if a.threshold is not None: cas = Cascade(members, [a.threshold], names)
@@ -329,6 +331,29 @@ def _cmd_cascade(a) -> int:
         print(f"validation ({ch['n_valid']:,} rows): accuracy {ch['valid_accuracy']:.2%}, {ch['valid_share_passed_on']:.1%} passed on to "
               f"{names[1]} ({alone})" + ('' if ch['reached'] else f"; the target {ch['target']:.2%} is out of reach: the most accurate threshold"))
     print(f'artifact: {out}')
+    return 0
+
+# %% ../nbs/clients/20_cli.ipynb #9bf4af87
+def _runtime_parser(sub):
+    r = sub.add_parser('runtime', help='copy a saved model to run on ONNX Runtime (float or int8 weights), or back on torch',
+                       description='Write a copy of ARTIFACT into --out whose model runs on --to: onnx (ONNX Runtime, the same probabilities '
+                                   'within 1e-4), onnx-int8 (int8 weights: smaller and faster on a CPU, labels checked against torch), or torch. '
+                                   "The graph is a file of the artifact, in its manifest; the self-check is recorded on the new backend. "
+                                   "Needs: pip install 'nlp_lib[onnx]'.")
+    r.add_argument('artifact', help=ARTIFACT_HELP)
+    r.add_argument('--to', required=True, choices=['onnx', 'onnx-int8', 'torch'], help='the runtime of the copy')
+    r.add_argument('--out', required=True, help='the artifact directory to write')
+    r.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
+
+def _out_dir(a) -> None:
+    "Refuse an existing --out unless --overwrite is given, in the command's own words."
+    if Path(a.out).exists() and not a.overwrite: raise CLIError(f'{a.out} exists: pass --overwrite to replace it')
+
+def _cmd_runtime(a) -> int:
+    from nlp_lib.inference.runtime import export_runtime
+    _out_dir(a)
+    out = export_runtime(a.artifact, a.out, a.to, overwrite=a.overwrite)
+    print(f'artifact: {out}  (runs on {a.to})')
     return 0
 
 # %% ../nbs/clients/20_cli.ipynb #087044f2
@@ -395,7 +420,7 @@ def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.
     elif extra: p.error(f'unrecognized arguments: {" ".join(extra)}')
     from nlp_lib.inference.artifact import ArtifactError
     cmds = {'train': _cmd_train, 'cv': _cmd_cv, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report,
-            'push': _cmd_push, 'versions': _cmd_versions, 'cascade': _cmd_cascade}
+            'push': _cmd_push, 'versions': _cmd_versions, 'cascade': _cmd_cascade, 'runtime': _cmd_runtime}
     try: return cmds[a.command](a)
     except (CLIError, ArtifactError, OSError, ImportError, ValueError) as e:      # OSError: a missing file, a store that refuses access or cannot be reached
         print(f'nlp_lib {a.command}: error: {e}', file=sys.stderr)

@@ -142,7 +142,14 @@ def trusted(cls: LabelScore,
             score: float,  # its score (a probability in [0, 1]; not checked)
            ) -> LabelScore:
     "A (label, score) pair computed by the library: no validation."
-    return _unvalidated(cls, {'label': label, 'score': score}, ('label', 'score'))
+    obj = _new(cls)
+    _set(obj, '__dict__', {'label': label, 'score': score})
+    _set(obj, '__pydantic_fields_set__', _PAIR_SET)
+    _set(obj, '__pydantic_extra__', None)
+    _set(obj, '__pydantic_private__', None)
+    return obj
+
+_PAIR_SET = {'label', 'score'}   # the fields-set of every trusted pair, shared: both fields are set, so pydantic never adds to it (one object less per pair)
 
 @patch
 def fill(self: TextSample,

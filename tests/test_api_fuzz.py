@@ -66,3 +66,59 @@ def test_pair_and_multi_label_servers_get_no_server_error(pair_artifact, multila
     finally:
         code, log = s.stop()
     assert 'Traceback' not in log, log
+
+
+def test_fast_reader_takes_only_what_the_request_model_takes():
+    """`/predict` reads the common requests with `fast_items` (orjson and a few checks) and everything else with
+    `PredictRequest`: on random JSON bodies in and near the four request shapes (texts over the limits, too many or no
+    items, wrong types, extra or missing fields, `debug` of any type) and on random bytes, whatever the fast reader accepts,
+    `PredictRequest` accepts too, with the same inputs; and the fast reader accepts every well-formed request within the limits."""
+    import json
+    from hypothesis import strategies as st
+    from pydantic import ValidationError
+    from nlp_lib.api import PredictRequest, ServeSettings, fast_items
+    lim = ServeSettings(max_texts=4, max_chars=12)
+    ok_text = st.text(st.characters(exclude_categories=('Cs',)), max_size=12)        # within max_chars, no lone surrogates
+    text = st.text(max_size=14) | st.sampled_from(['\ud800', 'a\udc00', '😀' * 13, 'ü' * 12, '\x00'])
+    scalar = st.none() | st.booleans() | st.integers(-2, 2) | st.floats(allow_nan=False) | text
+    value = st.recursive(scalar, lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.sampled_from(['text', 'text_pair', 'x']), kids, max_size=3),
+                         max_leaves=8)
+
+    def shapes(t, n_min, n_max, item=None):
+        "The four request shapes, with texts from `t` and lists of n_min..n_max items."
+        pair = st.fixed_dictionaries({'text': t, 'text_pair': t})
+        return (st.fixed_dictionaries({'text': t}) | st.fixed_dictionaries({'texts': st.lists(t if item is None else item, min_size=n_min, max_size=n_max)}) | pair
+                | st.fixed_dictionaries({'pairs': st.lists(pair if item is None else item, min_size=n_min, max_size=n_max)}))
+
+    near = (st.dictionaries(st.sampled_from(['text', 'texts', 'pairs', 'text_pair', 'debug', 'extra']), value, max_size=3)
+            | st.tuples(shapes(text | value, 0, 6, value | text), st.dictionaries(st.sampled_from(['debug', 'extra', 'text', 'texts']), value | scalar, max_size=1))
+              .map(lambda two: {**two[0], **two[1]}))
+    valid = st.tuples(shapes(ok_text, 1, 4), st.sampled_from([{}, {'debug': False}])).map(lambda two: {**two[0], **two[1]})
+
+    def raw(obj, ascii_):
+        try: return json.dumps(obj, ensure_ascii=ascii_).encode('utf-8', 'surrogatepass')
+        except ValueError: return b'{'
+
+    def check(b: bytes):
+        got = fast_items(b, lim)
+        try: req = PredictRequest.model_validate_json(b, context={'limits': lim})
+        except ValidationError: req = None
+        if got is not None:
+            assert req is not None, b
+            assert got == (req.items, req.pair), b
+        return got
+
+    @given(near, st.booleans())
+    @settings(max_examples=2000, deadline=None, database=None)
+    def agree(obj, ascii_): check(raw(obj, ascii_))
+    agree()
+
+    @given(st.binary(max_size=40))
+    @settings(max_examples=300, deadline=None, database=None)
+    def noise(b): check(b)
+    noise()
+
+    @given(valid, st.booleans())
+    @settings(max_examples=500, deadline=None, database=None)
+    def common(obj, ascii_): assert check(raw(obj, ascii_)) is not None, obj
+    common()

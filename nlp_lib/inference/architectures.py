@@ -6,18 +6,21 @@ Docs: https://nlp-lib.github.io/nlp_lib/inference/architectures.html.md"""
 
 # %% ../../nbs/inference/05_architectures.ipynb #5a6a78c6
 from __future__ import annotations
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 import math
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ..registry import architectures
 
 # %% auto #0
 __all__ = ['DERIVED_PARAMS', 'ArchParams', 'TextClassifier', 'build_model', 'length_mask', 'masked_mean', 'masked_max',
-           'FastTextParams', 'FastText', 'SWEMParams', 'SWEM', 'TextCNNParams', 'TextCNN', 'BiGRUParams', 'BiGRU',
-           'MemberSpec', 'EnsembleParams', 'Ensemble', 'split_pair', 'PairParams', 'lexical_overlap', 'Pair']
+           'embedding', 'FastTextParams', 'FastText', 'SWEMParams', 'SWEM', 'TextCNNParams', 'TextCNN', 'BiGRUParams',
+           'BiGRU', 'MemberSpec', 'EnsembleParams', 'Ensemble', 'split_pair', 'PairParams', 'lexical_overlap', 'Pair',
+           'NumpyRunner']
 
 # %% ../../nbs/inference/05_architectures.ipynb #b0ceb17d
 class ArchParams(BaseModel):
@@ -87,6 +90,15 @@ def masked_max(x: torch.Tensor,     # (B, T, D) values per position
     "Max of `x` (B, T, D) over real positions; zeros for an empty text."
     return torch.where(mask.unsqueeze(-1), x, float('-inf')).amax(1).nan_to_num(0., neginf=0.)
 
+def embedding(num: int,                       # rows: the vocabulary size
+              dim: int,                       # the embedding size
+              padding_idx: int | None = None, # the row that stays zero and gets no gradient
+             ) -> nn.Embedding:
+    "`nn.Embedding(num, dim, padding_idx)` initialised as torch initialises it (N(0, 1), the padding row zero), but not on the meta device: there `normal_` imports torch's compiler (about half a second of a server's start) only to describe a tensor that is never filled."
+    e = nn.Embedding(num, dim, padding_idx=padding_idx, _weight=torch.empty(num, dim))
+    if not e.weight.is_meta: e.reset_parameters()
+    return e
+
 # %% ../../nbs/inference/05_architectures.ipynb #8ac7e390
 class FastTextParams(ArchParams):
     "Hyper-parameters of `nlp_lib.FastText.v1`: embedding size and hashed-bigram buckets."
@@ -97,8 +109,8 @@ class FastTextParams(ArchParams):
 class _BagEncoder(nn.Module):
     def __init__(self, p: FastTextParams):
         super().__init__()
-        self.emb = nn.Embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
-        self.bigrams = nn.Embedding(p.bigram_buckets, p.emb_dim) if p.bigram_buckets else None
+        self.emb = embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
+        self.bigrams = embedding(p.bigram_buckets, p.emb_dim) if p.bigram_buckets else None
         self.drop = nn.Dropout(p.dropout)
     def forward(self, ids, lengths):
         mask = length_mask(lengths, ids.shape[1])
@@ -129,7 +141,7 @@ class SWEMParams(ArchParams):
 class _PoolEncoder(nn.Module):
     def __init__(self, p: SWEMParams):
         super().__init__()
-        self.emb = nn.Embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
+        self.emb = embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
         self.drop = nn.Dropout(p.dropout)
     def forward(self, ids, lengths):
         mask, x = length_mask(lengths, ids.shape[1]), self.emb(ids)
@@ -166,7 +178,7 @@ class TextCNNParams(ArchParams):
 class _ConvEncoder(nn.Module):
     def __init__(self, p: TextCNNParams):
         super().__init__()
-        self.emb = nn.Embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
+        self.emb = embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
         self.convs = nn.ModuleList(nn.Conv1d(p.emb_dim, p.n_filters, k) for k in p.kernel_sizes)
         self.drop = nn.Dropout(p.dropout)
         self.kmax = max(p.kernel_sizes)
@@ -204,14 +216,17 @@ class BiGRUParams(ArchParams):
 class _GRUEncoder(nn.Module):
     def __init__(self, p: BiGRUParams):
         super().__init__()
-        self.emb = nn.Embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
+        self.emb = embedding(p.vocab_size, p.emb_dim, padding_idx=p.pad_id)
         self.rnn = nn.GRU(p.emb_dim, p.hidden, p.n_layers, batch_first=True, bidirectional=True,
                           dropout=p.dropout if p.n_layers > 1 else 0.)
         self.drop = nn.Dropout(p.dropout)
     def forward(self, ids, lengths):
-        packed = nn.utils.rnn.pack_padded_sequence(self.emb(ids), lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
+        run = lengths.clamp(min=1).cpu()
+        if bool((run == ids.shape[1]).all()): out, _ = self.rnn(self.emb(ids))    # no padding (one text, or texts of one length): nothing to pack
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(self.emb(ids), run, batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed)
+            out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
         mask = length_mask(lengths, ids.shape[1])
         return self.drop(torch.cat([masked_max(out, mask), masked_mean(out, mask)], 1))
 
@@ -370,3 +385,186 @@ class Pair(TextClassifier):
         base = build_model(p.base.name, vocab_size=p.vocab_size, n_classes=p.n_classes, pad_id=p.pad_id, **p.base.params)
         self.encoder = _PairEncoder(base.encoder, p.sep_id, p.pad_id, p.overlap, p.n_special)
         self.head = _MLPHead(4 * base.head.in_features + 5 * p.overlap, p.hidden, p.n_classes, p.dropout)
+
+# %% ../../nbs/inference/05_architectures.ipynb #b7c1e0a2
+class NumpyRunner:
+    "A model's evaluation-mode forward in numpy on the model's own weights: id arrays → logits `(N, C)` float32, without torch's per-call overhead."
+    max_batch: int | None = None   # the most texts per call for which it beats torch; None: any number
+    def __init__(self,
+                 model: TextClassifier,  # the model whose weights it reads
+                 paths: Sequence[str],   # the dotted paths of the weight tensors it reads, e.g. 'encoder.emb.weight'
+                ):
+        self.model, links, self._leaves = model, {}, []
+        for p in paths:                                                     # each tensor's chain of modules, checked by `valid`
+            *names, leaf = p.split('.')
+            m = model
+            for a in names: links[(m, a)] = m = m._modules[a]
+            self._leaves.append((m._parameters, leaf))
+        self._links = list(links.items())
+        self.w = {p: t.detach().numpy() for p, t in zip(paths, self._tensors())}   # views of the tensors' memory
+        self._state = self._fingerprint()
+    def _tensors(self) -> list[torch.Tensor | None]:
+        "The weight tensors the model holds now at the runner's paths, or None when a module on the way was replaced."
+        for (parent, a), child in self._links:                              # plain dict look-ups: a module's attribute access costs a microsecond
+            if parent._modules.get(a) is not child: return None
+        return [d.get(k) for d, k in self._leaves]
+    def _fingerprint(self) -> list[tuple[int, int]] | None:
+        "Where each weight tensor lives and how often it was changed in place (None: a module or tensor was replaced)."
+        ts = self._tensors()
+        try: return None if ts is None else [(t.data_ptr(), t._version) for t in ts]
+        except AttributeError: return None                                  # a parameter replaced by None
+    def valid(self) -> bool:
+        "Does it still compute what the model does: the model in evaluation mode, holding the same weight tensors, unchanged since it was built?"
+        return not self.model.training and self._fingerprint() == self._state
+    def __call__(self,
+                 ids: Sequence[np.ndarray],  # one 1-D int64 id array per text (at least one; texts may be empty)
+                ) -> np.ndarray:             # (N, C) float32 logits, what the model gives for these texts right-padded
+        "`forward` with numpy's BLAS on the calling thread alone: for products this small, waking BLAS threads costs more than it saves, and on a busy machine far more."
+        if _blas_local is None: return self.forward(ids)
+        prev = _blas_local(1)
+        try: return self.forward(ids)
+        finally: _blas_local(prev)
+    def forward(self, ids: Sequence[np.ndarray]) -> np.ndarray: raise NotImplementedError
+
+def _find_blas_local():
+    "OpenBLAS's `openblas_set_num_threads_local` from the library numpy loaded (its wheels bundle one), or None for another BLAS."
+    import ctypes, glob, os
+    base = os.path.dirname(os.path.dirname(np.__file__))
+    for pat in ('numpy.libs/*openblas*', 'numpy/.dylibs/*openblas*'):
+        for path in glob.glob(os.path.join(base, pat)):
+            try: fn = ctypes.CDLL(path).openblas_set_num_threads_local
+            except (OSError, AttributeError): continue
+            fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
+            return fn
+    return None
+
+_blas_local = _find_blas_local()
+
+@patch
+def numpy_runner(self: TextClassifier) -> NumpyRunner | None:
+    "A `NumpyRunner` for this model when its architecture has one and its weights are float32 on the CPU; else None (torch only)."
+    return None
+
+def _cpu_fp32(m: nn.Module) -> bool:
+    "Float32 weights on the CPU, made outside inference mode (such tensors count their in-place changes)."
+    return all(p.device.type == 'cpu' and p.dtype == torch.float32 and not p.is_inference() for p in m.parameters())
+
+def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    "`x @ w.T + b`, what `nn.Linear` computes."
+    out = x @ w.T
+    out += b
+    return out
+
+def _padded(ids: Sequence[np.ndarray], fill: int) -> tuple[np.ndarray, np.ndarray]:
+    "The id arrays right-padded with `fill` into one (N, T) array (T at least 1), and their lengths."
+    lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    T = max(int(lens.max()), 1)
+    if (lens == T).all(): return np.stack(ids), lens
+    out = np.full((len(ids), T), fill, dtype=np.int64)
+    for i, a in enumerate(ids): out[i, :len(a)] = a
+    return out, lens
+
+# %% ../../nbs/inference/05_architectures.ipynb #b7c1e0a3
+class _SWEMNumpy(NumpyRunner):
+    "`SWEM.v1` in numpy: the mean and the max of the real words' vectors, then the MLP."
+    max_batch = 16
+    def __init__(self, model: SWEM):
+        self.layers = ['head.net'] if isinstance(model.head.net, nn.Linear) else ['head.net.0', 'head.net.3']
+        super().__init__(model, ['encoder.emb.weight'] + [f'{l}.{w}' for l in self.layers for w in ('weight', 'bias')])
+    def forward(self, ids):
+        w, emb = self.w, self.w['encoder.emb.weight']
+        if len(ids) == 1:
+            x = emb[ids[0]]
+            feats = np.concatenate([x.sum(0) / np.float32(len(x)), x.max(0)])[None] if len(x) else np.zeros((1, 2 * emb.shape[1]), np.float32)
+        else:
+            pad, lens = _padded(ids, 0)
+            x = emb[pad]                                                       # (N, T, D)
+            real = (np.arange(pad.shape[1]) < lens[:, None])[..., None]
+            mean = np.where(real, x, 0).sum(1) / np.maximum(lens, 1)[:, None].astype(np.float32)
+            mx = np.where(real, x, -np.inf).max(1)
+            mx[lens == 0] = 0
+            feats = np.concatenate([mean, mx], 1)
+        for i, l in enumerate(self.layers):
+            feats = _linear(feats, w[f'{l}.weight'], w[f'{l}.bias'])
+            if i < len(self.layers) - 1: np.maximum(feats, 0, out=feats)       # ReLU (dropout is off in evaluation)
+        return feats
+
+@patch
+def numpy_runner(self: SWEM) -> NumpyRunner | None: return _SWEMNumpy(self) if _cpu_fp32(self) else None
+
+class _FastTextNumpy(NumpyRunner):
+    "`FastText.v1` in numpy: the mean of the real words' and hashed bigrams' vectors, then the linear layer."
+    max_batch = 16
+    def __init__(self, model: FastText):
+        self.buckets = model.params.bigram_buckets
+        super().__init__(model, ['encoder.emb.weight', 'head.weight', 'head.bias'] + (['encoder.bigrams.weight'] if self.buckets else []))
+    def forward(self, ids):
+        w, rows = self.w, []
+        for a in ids:
+            v = w['encoder.emb.weight'][a].sum(0)
+            if self.buckets and len(a) > 1: v = v + w['encoder.bigrams.weight'][(a[:-1] * 1_000_003 + a[1:]) % self.buckets].sum(0)
+            rows.append(v / np.float32(max(2 * len(a) - 1 if self.buckets else len(a), 1)))   # L words and L - 1 bigrams
+        return _linear(np.stack(rows), w['head.weight'], w['head.bias'])
+
+@patch
+def numpy_runner(self: FastText) -> NumpyRunner | None: return _FastTextNumpy(self) if _cpu_fp32(self) else None
+
+# %% ../../nbs/inference/05_architectures.ipynb #b7c1e0a4
+class _BiGRUNumpy(NumpyRunner):
+    "`BiGRU.v1` in numpy: both directions of each layer in one recurrence (stacked), then max- and mean-pooling and the linear layer."
+    max_batch = 8
+    def __init__(self, model: BiGRU):
+        self.n_layers, self.H, self.pad_id = model.params.n_layers, model.params.hidden, model.params.pad_id
+        names = [f'encoder.rnn.{k}_l{i}{s}' for i in range(self.n_layers) for s in ('', '_reverse') for k in ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')]
+        super().__init__(model, ['encoder.emb.weight', 'head.weight', 'head.bias'] + names)
+        self.layers = [self._weights(i) for i in range(self.n_layers)]         # stacked copies, made once (`valid` sees any later change)
+
+    def _weights(self, i: int):
+        "Layer i, both directions stacked: input weights (2, 1, D, 3H), input biases with the recurrent r and z biases added, recurrent weights (2, H, 3H), recurrent n bias."
+        g = lambda k: np.stack([self.w[f'encoder.rnn.{k}_l{i}'], self.w[f'encoder.rnn.{k}_l{i}_reverse']])
+        H, bhh = self.H, g('bias_hh')
+        bi = g('bias_ih')
+        bi[:, :2 * H] += bhh[:, :2 * H]
+        return (np.ascontiguousarray(g('weight_ih').transpose(0, 2, 1))[:, None], bi[:, None, None],
+                np.ascontiguousarray(g('weight_hh').transpose(0, 2, 1)), bhh[:, None, 2 * H:])
+
+    def _layer(self, x, i, rev, active):
+        "One bidirectional layer on x (N, T, D): the outputs (N, T, 2H) (zero beyond each text's length when `active` masks it)."
+        H, (WihT, bi, WhhT, bn) = self.H, self.layers[i]
+        N, T = x.shape[:2]
+        back = (lambda a: a[:, ::-1]) if rev is None else (lambda a: a[np.arange(N)[:, None], rev])   # each text reversed within its length
+        gi = np.matmul(np.stack([x, back(x)]), WihT)
+        gi += bi                                                               # (2, N, T, 3H): both directions' input projections at once
+        h, gh, out = np.zeros((2, N, H), np.float32), np.empty((2, N, 3 * H), np.float32), np.empty((2, N, T, H), np.float32)
+        for t in range(T):                                                     # torch's GRU: r, z = σ(.), n = tanh(x_n + r (W_hn h + b_hn)), h = (1 - z) n + z h
+            np.matmul(h, WhhT, out=gh)
+            xt = gi[:, :, t]
+            rz = xt[..., :2 * H] + gh[..., :2 * H]
+            np.negative(rz, out=rz); np.exp(rz, out=rz); rz += 1; np.reciprocal(rz, out=rz)
+            n = gh[..., 2 * H:]; n += bn; n *= rz[..., :H]; n += xt[..., 2 * H:]; np.tanh(n, out=n)
+            hn = h - n; hn *= rz[..., H:]; hn += n
+            h = hn if active is None else np.where(active[:, t, None], hn, h)
+            out[:, :, t] = h
+        if active is not None: out *= active[None, :, :, None]
+        return np.concatenate([out[0], back(out[1])], -1)
+
+    def forward(self, ids):
+        x_ids, lens = _padded(ids, self.pad_id)
+        T = x_ids.shape[1]
+        run = np.maximum(lens, 1)                                              # an empty text reads one padding id, as torch's packed GRU does
+        if (run == T).all(): rev = active = None
+        else:
+            pos = np.arange(T)
+            rev, active = np.where(pos < run[:, None], run[:, None] - 1 - pos, pos), pos < run[:, None]
+        x = self.w['encoder.emb.weight'][x_ids]
+        for i in range(self.n_layers): x = self._layer(x, i, rev, active)
+        if (lens == T).all(): feats = np.concatenate([x.max(1), x.sum(1) / np.float32(T)], 1)
+        else:
+            real = (np.arange(T) < lens[:, None])[..., None]
+            mx = np.where(real, x, -np.inf).max(1)
+            mx[lens == 0] = 0
+            feats = np.concatenate([mx, np.where(real, x, 0).sum(1) / np.maximum(lens, 1)[:, None].astype(np.float32)], 1)
+        return _linear(feats, self.w['head.weight'], self.w['head.bias'])
+
+@patch
+def numpy_runner(self: BiGRU) -> NumpyRunner | None: return _BiGRUNumpy(self) if _cpu_fp32(self) else None

@@ -6,6 +6,7 @@ Docs: https://nlp-lib.github.io/nlp_lib/inference/postprocess.html.md"""
 
 # %% ../../nbs/inference/04_postprocess.ipynb #fa611da9
 from __future__ import annotations
+import math
 from typing import ClassVar, Literal, Sequence
 import numpy as np, torch
 from pydantic import Field, model_validator
@@ -55,9 +56,18 @@ def column_lists(cols: dict,             # post-processing columns, as `to_colum
     out = []
     for f in fields:
         if f not in cols: out.append([False if f == 'abstained' else None] * n)
-        elif f in ('label_id', 'score', 'abstained'): out.append([_value(f, v) for v in cols[f].tolist()])
+        elif f in _MISSING or f == 'abstained': out.append(_array_values(f, cols[f]))
         else: out.append(cols[f])
     return out
+
+def _array_values(f: str, v) -> list:
+    "An id, score or abstained column as field values: `tolist` gives the Python ints, floats and bools; missing markers (if any) become `None`."
+    if not isinstance(v, np.ndarray): return [_value(f, x) for x in v]
+    vals = v.tolist()                                       # then plain list scans: cheaper than a numpy call for one row, and fast for many
+    if f == 'abstained': ok = v.dtype == bool
+    elif f == 'label_id': ok = v.dtype.kind == 'i' and -1 not in vals
+    else: ok = v.dtype.kind == 'f' and not any(map(math.isnan, vals))
+    return vals if ok else [_value(f, x) for x in vals]
 
 class PostTransform(Transform):
     "A post-processing step: `apply_batch(cols)` reads and writes columns of N rows; `apply(sample)` runs it on one row."
@@ -85,9 +95,12 @@ class Softmax(PostTransform):
     def apply_batch(self,
                     cols,  # columns with 'logits' (N, C); 'probs' is written
                    ):
-        z = _need(cols, 'logits', 'Softmax', 'run the model first').astype(np.float64) / self.temperature
-        e = np.exp(z - z.max(1, keepdims=True))
-        cols['probs'] = (e / e.sum(1, keepdims=True)).astype(np.float32)
+        z = _need(cols, 'logits', 'Softmax', 'run the model first').astype(np.float64)   # a copy: the steps below work in place
+        if self.temperature != 1: z /= self.temperature
+        z -= z.max(1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(1, keepdims=True)
+        cols['probs'] = z.astype(np.float32)
 
 @transforms.register('nlp_lib.Sigmoid.v1')
 class Sigmoid(PostTransform):
@@ -97,8 +110,10 @@ class Sigmoid(PostTransform):
     def apply_batch(self,
                     cols,  # columns with 'logits' (N, C); 'probs' is written
                    ):
-        z = _need(cols, 'logits', 'Sigmoid', 'run the model first').astype(np.float64) / self.temperature
-        cols['probs'] = (1 / (1 + np.exp(-z))).astype(np.float32)
+        z = _need(cols, 'logits', 'Sigmoid', 'run the model first').astype(np.float64)   # a copy: the steps below work in place
+        if self.temperature != 1: z /= self.temperature
+        np.negative(z, out=z); np.exp(z, out=z); z += 1; np.reciprocal(z, out=z)
+        cols['probs'] = z.astype(np.float32)
 
 # %% ../../nbs/inference/04_postprocess.ipynb #8da42f99
 def fit_temperature(logits,               # (N, C) held-out logits: an array, tensor or nested list
@@ -138,8 +153,8 @@ class LabelMap(PostTransform):
         p = _need(cols, 'probs', 'LabelMap', 'run Softmax or Sigmoid first')
         if p.shape[1] != len(self.labels): raise ValueError(f'model gives {p.shape[1]} scores but there are {len(self.labels)} labels')
         i = p.argmax(1)
-        cols['label_id'], cols['score'] = i.astype(np.int64), p[np.arange(len(p)), i].astype(np.float64)
-        cols['label'] = [self.labels[j] for j in i.tolist()]
+        cols['label_id'], cols['score'] = i.astype(np.int64, copy=False), p.max(1).astype(np.float64)    # the arg-max's own probability
+        cols['label'] = list(map(self.labels.__getitem__, i.tolist()))
         if self.multi_label: cols['labels'] = _label_sets(p, np.full(p.shape[1], self.threshold), self.labels)
 
 def _label_sets(p: np.ndarray, t: np.ndarray, names: list[str]) -> list[list[LabelScore]]:
@@ -163,8 +178,9 @@ class TopK(PostTransform):
                    ):
         p = _need(cols, 'probs', 'TopK', 'run Softmax or Sigmoid first')
         order = np.argsort(-p, axis=1, kind='stable')[:, :self.k]
-        scores, names, mk = np.take_along_axis(p, order, 1).tolist(), self.labels, LabelScore.trusted
-        cols['top_k'] = [[mk(names[j], sc) for j, sc in zip(row, srow)] for row, srow in zip(order.tolist(), scores)]
+        scores, names, mk = p[np.arange(len(p))[:, None], order].tolist(), self.labels, LabelScore.trusted
+        if order.shape[1] == 1: cols['top_k'] = [[mk(names[j], sc)] for (j,), (sc,) in zip(order.tolist(), scores)]
+        else: cols['top_k'] = [[mk(names[j], sc) for j, sc in zip(row, srow)] for row, srow in zip(order.tolist(), scores)]
 
 # %% ../../nbs/inference/04_postprocess.ipynb #3c5236f3
 @transforms.register('nlp_lib.LabelSet.v1')

@@ -68,6 +68,7 @@ class Processor:
                  post: Sequence[Transform],      # `PostTransform`s run on the logits of a whole batch
                  labels: Labels | Sequence[str], # the label vocabulary, or display names in class-id order (used as raw labels too)
                  meta: dict | None = None,       # free-form JSON-serialisable info saved with the processor
+                 runtime=None,                   # a backend that computes the logits in place of `model` (ONNX Runtime: `runtime.export_onnx`); None: `model`, in torch
                 ):
         self.pre, self.post, self.meta = list(pre), list(post), dict(meta or {})
         self.labels = labels if isinstance(labels, Labels) else Labels(raw=[str(l) for l in labels])
@@ -86,7 +87,9 @@ class Processor:
                 raise ValueError(f'{type(t).__name__} names {t.labels} but the label vocabulary says {self.labels.names}')
         if self.pair and getattr(model.params, 'sep_id', None) is None:
             raise ValueError(f'the pre-processing joins text pairs but {model.type_name} reads single texts: wrap it in nlp_lib.Pair.v1 (or give Encoder.v1 a sep_id)')
-        self.model = model.eval()
+        if runtime is not None and runtime.n_classes != model.params.n_classes:
+            raise ValueError(f'the {runtime.name} runtime gives {runtime.n_classes} outputs but the model has {model.params.n_classes}')
+        self.model, self.runtime = model.eval(), runtime
 
     @property
     def pad_id(self) -> int: return self.model.params.pad_id
@@ -101,7 +104,8 @@ class Processor:
 
     def __repr__(self):
         steps = lambda ts: ' → '.join(type(t).__name__ for t in ts)
-        return f'Processor({steps(self.pre)} ⇒ {self.model.type_name} ⇒ {steps(self.post)}; labels={self.labels.names})'
+        on = '' if self.runtime is None else f' on {self.runtime.name}'
+        return f'Processor({steps(self.pre)} ⇒ {self.model.type_name}{on} ⇒ {steps(self.post)}; labels={self.labels.names})'
 
 # %% ../../nbs/inference/07_processor.ipynb #4bfe7331
 def _not_texts(texts) -> TypeError | None:
@@ -208,15 +212,16 @@ def preprocess(self: Processor,
 
 @patch
 def _logits(self: Processor, ids: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
-    "The model's output `(N, C)` for the id arrays `ids`, in their order; batches hold texts of similar length, so they pad little."
+    "The model's output `(N, C)` for the id arrays `ids`, in their order, from `runtime` when one is set; batches hold texts of similar length, so they pad little."
     if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     order = np.argsort(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind='stable')
     out = np.empty((len(ids), self.model.params.n_classes), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(ids), batch_size):
             idx = order[start:start + batch_size]
-            b = pad_ids([ids[i] for i in idx], self.pad_id)
-            out[idx] = self.model(b.input_ids, b.lengths).float().numpy()
+            b = pad_ids([ids[i] for i in idx], self.pad_id, getattr(self.runtime, 'min_len', 1))
+            out[idx] = (self.model(b.input_ids, b.lengths).float().numpy() if self.runtime is None
+                        else self.runtime(b.input_ids.numpy(), b.lengths.numpy()))
     return out
 
 @patch
@@ -227,8 +232,13 @@ def _forward(self: Processor, samples: list[TextSample], batch_size: int = 64) -
     for s, row in zip(samples, self._logits([s.input_ids for s in samples], batch_size)): s.fill(logits=row)
     return samples
 
+# %% ../../nbs/inference/07_processor.ipynb #b53fefb0
+from itertools import repeat
+from ..sample import _EMPTY, _new, _set
+
 # %% ../../nbs/inference/07_processor.ipynb #b53fefb4
 _RESULT_FIELDS = ('probs', 'label_id', 'label', 'labels', 'score', 'top_k', 'abstained')
+_GIVEN = frozenset(('text', 'id') + _RESULT_FIELDS)   # the fields a result sets (its `model_fields_set`); a pair's also `text_pair`
 
 @patch
 def _post_columns(self: Processor, logits: np.ndarray, trace: Sequence[TextSample] | None = None) -> dict:
@@ -244,13 +254,17 @@ def _post_columns(self: Processor, logits: np.ndarray, trace: Sequence[TextSampl
     return cols
 
 def _build(texts: Sequence[str], ids: Sequence, cols: dict, pairs: Sequence[str] | None = None) -> list[TextSample]:
-    "One result `TextSample` per text (per pair), built once from the result columns."
-    mk, n = TextSample.trusted, len(texts)
-    if pairs is not None:
-        return [mk(text=x, text_pair=y, id=i, probs=p, label_id=li, label=l, labels=ls, score=sc, top_k=tk, abstained=a)
-                for x, y, i, p, li, l, ls, sc, tk, a in zip(texts, pairs, ids, *column_lists(cols, n, _RESULT_FIELDS))]
-    return [mk(text=x, id=i, probs=p, label_id=li, label=l, labels=ls, score=sc, top_k=tk, abstained=a)
-            for x, i, p, li, l, ls, sc, tk, a in zip(texts, ids, *column_lists(cols, n, _RESULT_FIELDS))]
+    "One result `TextSample` per text (per pair), built once from the result columns: what `TextSample.trusted` makes, without a keyword call per result."
+    n, out = len(texts), []
+    given = _GIVEN if pairs is None else _GIVEN | {'text_pair'}
+    for x, y, i, p, li, l, ls, sc, tk, a in zip(texts, repeat(None) if pairs is None else pairs, ids, *column_lists(cols, n, _RESULT_FIELDS)):
+        d = _EMPTY.copy()
+        d['text'] = x; d['text_pair'] = y; d['id'] = i; d['probs'] = p; d['label_id'] = li; d['label'] = l; d['labels'] = ls
+        d['score'] = sc; d['top_k'] = tk; d['abstained'] = a; d['trace'] = []
+        s = _new(TextSample)
+        _set(s, '__dict__', d); _set(s, '__pydantic_fields_set__', set(given)); _set(s, '__pydantic_extra__', None); _set(s, '__pydantic_private__', None)
+        out.append(s)
+    return out
 
 @patch
 def postprocess(self: Processor,
@@ -269,13 +283,38 @@ def postprocess(self: Processor,
 def _check_shape(self: Processor, items: list, offset: int = 0) -> tuple[list[str], list[str] | None]:
     "Texts and second texts of `items`, which must all be pairs for a pair processor and all single texts otherwise."
     texts, pairs = _split_pairs(items)
-    if self.pair and (pairs is None or None in pairs):
+    c = self.__dict__.get('_pair_of')
+    if c is not None and c[0] == self.pre: pair = c[1]      # `pair` asks every step (a microsecond each): kept while the steps are the same
+    else: pair, self._pair_of = self.pair, (list(self.pre), self.pair)
+    if pair and (pairs is None or None in pairs):
         i = 0 if pairs is None else pairs.index(None)
         raise ValueError(f'this model classifies text pairs: give a (text, text_pair) tuple (or a TextSample with text_pair) at position {offset + i}, not a single text')
-    if not self.pair and pairs is not None:
+    if not pair and pairs is not None:
         i = next(i for i, p in enumerate(pairs) if p is not None)
         raise ValueError(f'this model classifies single texts: position {offset + i} is a text pair; give one text (str)')
     return texts, pairs
+
+@patch
+def _runner(self: Processor):
+    "The model's `NumpyRunner` while it is valid (a new one when the model or its weights changed), or None: the architecture has none, the model is training, or a `runtime` runs it."
+    if getattr(self, 'runtime', None) is not None or self.model.training: return None
+    r = self.__dict__.get('_numpy_runner')
+    if r is None or r.model is not self.model or not r.valid(): r = self._numpy_runner = self.model.numpy_runner()
+    return r
+
+@patch
+def _model_logits(self: Processor, ids: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
+    "The logits `(N, C)` of the id arrays `ids`: from the model's numpy runner when the batches are small enough for it to be faster, else `_logits`."
+    if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    r = self._runner() if ids else None
+    if r is None or min(batch_size, len(ids)) > (r.max_batch or len(ids)): return self._logits(ids, batch_size)
+    if len(ids) <= batch_size: return r(ids)
+    order = np.argsort(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind='stable')   # batches of similar lengths, as `_logits`
+    out = np.empty((len(ids), self.model.params.n_classes), dtype=np.float32)
+    for start in range(0, len(ids), batch_size):
+        idx = order[start:start + batch_size]
+        out[idx] = r([ids[i] for i in idx])
+    return out
 
 @patch
 def _predict_chunk(self: Processor, items: list, batch_size: int, debug: bool, offset: int = 0) -> list[TextSample]:
@@ -285,7 +324,7 @@ def _predict_chunk(self: Processor, items: list, batch_size: int, debug: bool, o
         return self.postprocess(self._forward(samples, batch_size), debug=True)
     ids = batch_ids(self.pre, texts, pairs)
     if ids is None: ids = [s.input_ids for s in apply_preprocess(self.pre, items)]
-    return _build(texts, [t.id if isinstance(t, TextSample) else None for t in items], self._post_columns(self._logits(ids, batch_size)), pairs)
+    return _build(texts, [t.id if isinstance(t, TextSample) else None for t in items], self._post_columns(self._model_logits(ids, batch_size)), pairs)
 
 # %% ../../nbs/inference/07_processor.ipynb #2dbee02d
 @patch
@@ -400,10 +439,14 @@ def artifact_files(self: Processor,
             files[f'pre{i}-{name}' if i < len(self.pre) else f'post{i - len(self.pre)}-{name}'] = content
     config = {'processor': 'nlp_lib.Processor.v1', 'architecture': self.model.spec(), 'labels': self.labels.model_dump(),
               'preprocess': [t.config() for t in self.pre], 'postprocess': [t.config() for t in self.post], 'meta': self.meta}
+    if self.runtime is not None: config['runtime'] = self.runtime.spec()          # {'name': 'onnx-int8', 'file': 'model.onnx', ...}
     files['config.json'] = json.dumps(config, indent=2, ensure_ascii=False)
     files['model.safetensors'] = weights_to_bytes(self.model.state_dict())
+    if self.runtime is not None: files[self.runtime.file] = self.runtime.graph
     base = GOLDEN_PAIRS if self.pair else GOLDEN_TEXTS
-    files['selfcheck.json'] = json.dumps(self.golden_record(list(base) + [tuple(g) if isinstance(g, list) else g for g in golden or []]), indent=1, ensure_ascii=False)
+    record = self.golden_record(list(base) + [tuple(g) if isinstance(g, list) else g for g in golden or []])   # on the runtime that will serve
+    if self.runtime is not None: record['environment'] |= self.runtime.environment()
+    files['selfcheck.json'] = json.dumps(record, indent=1, ensure_ascii=False)
     return files
 
 # %% ../../nbs/inference/07_processor.ipynb #46947383
@@ -496,8 +539,15 @@ def from_files(cls: Processor,
     if 'model.safetensors' not in files: raise ArtifactError(at('model.safetensors'), 'missing from the manifest')
     n_pre, n_post = (len(cfg.get(k)) if isinstance(cfg.get(k), list) else 0 for k in ('preprocess', 'postprocess'))
     expected = set(_OWN_FILES) | {f'{p}{i}-' for p, n in (('pre', n_pre), ('post', n_post)) for i in range(n)}
+    rt = cfg.get('runtime')
+    if rt is not None:                                   # the model runs on another backend: onnxruntime is imported for such an artifact only
+        from nlp_lib.inference.runtime import runtime_spec, load_runtime
+        rt = runtime_spec(rt, at('config.json'))
+        if rt['file'] not in files: raise ArtifactError(at(rt['file']), f"missing from the manifest (config.json runs the model on {rt['name']!r})")
+        expected.add(rt['file'])
     stray = sorted(n for n in files if n not in expected and n.split('-', 1)[0] + '-' not in expected)
     if stray: raise ArtifactError(at(stray[0]), 'listed in the manifest but not part of a saved Processor; nlp_lib never reads such a file')
+    runtime = None if rt is None else load_runtime(rt, files[rt['file']], at(rt['file']))
     model = _build_checked(at('config.json'), at('model.safetensors'), cfg.get('architecture'), files['model.safetensors'])
     try:
         pre = _build_transforms(cfg.get('preprocess'), files, 'pre')
@@ -505,7 +555,7 @@ def from_files(cls: Processor,
         labels = _labels(cfg)
     except ArtifactError as e: raise ArtifactError(at(str(e.path)), e.problem) from None
     except ValueError as e: raise ArtifactError(at('config.json'), f'labels: {e}') from None
-    try: proc = cls(pre, model, post, labels, cfg.get('meta'))
+    try: proc = cls(pre, model, post, labels, cfg.get('meta'), runtime=runtime)
     except (ValueError, TypeError) as e: raise ArtifactError(at('config.json'), str(e)) from None
     if self_check != 'off' and 'selfcheck.json' in files:
         path = at('selfcheck.json')

@@ -28,7 +28,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['PAIR_KEYS', 'INIT_FROM_FIXED', 'PreprocessConfig', 'ArchitectureConfig', 'TrainerConfig', 'PostprocessConfig',
-           'TrainConfig', 'ConfigError', 'parse_override', 'load_config']
+           'ExportConfig', 'TrainConfig', 'ConfigError', 'parse_override', 'load_config']
 
 # %% ../../nbs/training/16_config.ipynb #ac21bdde
 class _Section(BaseModel):
@@ -96,6 +96,8 @@ class TrainerConfig(_Section):
     lr_decay: float = Field(1.0, gt=0, le=1)   # discriminative rates: each parameter group (input side first) peaks at this times the next one's rate
     freeze_epochs: int = Field(0, ge=0)        # gradual unfreezing: that many one-epoch stages training only the last 1, 2, … groups, before `epochs` with all
     compare_supervised: bool = False           # with semi.enabled: also train supervised-only from the same start and record its validation score beside
+    lazy_embeddings: bool = False              # embedding tables get row-sparse gradients and only the rows a batch uses are updated (`LazyAdamW`): a step no longer costs a pass over the whole table
+    threads: int | None = Field(None, ge=1)    # torch threads for the run; None: torch's default (one per core). A small model trains fastest on 1: its operations are too small to split
 
 class PostprocessConfig(_Section):
     "How logits become results; `label_names` (raw label → display name), when set, replaces the dataset's own display names."
@@ -109,6 +111,10 @@ class PostprocessConfig(_Section):
               thresholds: Sequence[float] | None = None, # multi-label: per-label thresholds (tuned on validation); None: `threshold` for every label
              ): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score, multi_label=labels.multi_label,
                                            threshold=self.threshold, thresholds=thresholds)
+
+class ExportConfig(_Section):
+    "How the run's artifact runs its model: `torch`, or ONNX Runtime in float (`onnx`) or with int8 weights (`onnx-int8`) — inference/13_runtime; the validation scores are the torch model's."
+    runtime: Literal['torch', 'onnx', 'onnx-int8'] = 'torch'
 
 # `tracking.register` is the setting's natural name; on a pydantic model a field of that name shadows ABCMeta.register
 # (a class method configs never call), and pydantic warns about it at import: silence that one warning, here only.
@@ -138,6 +144,7 @@ class TrainConfig(_Section):
     augment: AugmentConfig = Field(default_factory=lambda: AugmentConfig(enabled=True))
     loss: LossConfig = Field(default_factory=lambda: LossConfig(label_smoothing=0.1))
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     cv: CVConfig = Field(default_factory=CVConfig)

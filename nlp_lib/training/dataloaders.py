@@ -8,14 +8,16 @@ Docs: https://nlp-lib.github.io/nlp_lib/training/dataloaders.html.md"""
 from __future__ import annotations
 from typing import Callable, Sequence
 import numpy as np, torch
+from numpy.random.bit_generator import ISeedSequence
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
-from ..sample import TextSample, collate
+from ..sample import TextSample, collate, _unvalidated
+from .augment import Augmenter
 from ..inference.transform import Transform
 from ..inference.processor import fit_preprocess, apply_preprocess
 
 # %% auto #0
-__all__ = ['make_samples', 'SampleDataset', 'BucketedDL', 'build_dataloaders']
+__all__ = ['make_samples', 'SampleDataset', 'seed_words', 'BucketedDL', 'build_dataloaders']
 
 # %% ../../nbs/training/11_dataloaders.ipynb #9ecd02c8
 def _target(y):
@@ -48,10 +50,56 @@ class SampleDataset:
         self.samples, self.pad_id, self.augment, self.seed, self.epoch = list(samples), pad_id, augment, seed, 0
         self.n_classes = n_classes
         self.lengths = np.array([s.length for s in self.samples], dtype=np.int64)
+        self._seeds = None   # (epoch, seed words of every index) for `_rng`
     def __len__(self): return len(self.samples)
     def __getitem__(self, i):
         s = self.samples[i]
-        return s if self.augment is None else self.augment(s, np.random.default_rng([self.seed, self.epoch, int(i)]))
+        if self.augment is None: return s
+        rng = self._rng(int(i))
+        if type(self.augment) is not Augmenter: return self.augment(s, rng)
+        ids = self.augment.augment_ids(s.input_ids, rng)     # what `Augmenter.__call__` gives, without its deep copy of the sample
+        return _unvalidated(type(s), {**s.__dict__, 'input_ids': ids, 'length': len(ids), 'tokens': None, 'trace': []},
+                            s.__pydantic_fields_set__ | {'input_ids', 'length', 'tokens'})
+    def _rng(self, i: int) -> np.random.Generator:
+        "`np.random.default_rng([seed, epoch, i])`, made from seed words computed for the whole epoch at once (`seed_words`): the same draws at a sixth of the cost."
+        if self._seeds is None or self._seeds[0] != self.epoch: self._seeds = (self.epoch, seed_words(self.seed, self.epoch, len(self)))
+        words = self._seeds[1]
+        return np.random.default_rng([self.seed, self.epoch, i]) if words is None else np.random.Generator(np.random.PCG64(_SeedWords(words[i])))
+
+_A, _MA, _B, _MB, _ML, _MR = 0x43b0d7e5, 0x931e8875, 0x8b51f9dd, 0x58f38ded, 0xca01f9dd, 0x4973f715   # numpy's SeedSequence constants
+
+def seed_words(seed: int,   # the run's seed
+               epoch: int,  # the epoch
+               n: int,      # indices 0 .. n-1
+              ) -> np.ndarray | None:  # (n, 4) uint64: what `SeedSequence([seed, epoch, i]).generate_state(4, np.uint64)` gives; None out of range
+    "The PCG64 seed words of `np.random.default_rng([seed, epoch, i])` for every index at once: numpy's `SeedSequence` hash (pool of 4, entropy of 3 words), vectorised; None when it does not reproduce numpy (checked on index 0)."
+    if not (0 <= seed < 2**32 and 0 <= epoch < 2**32 and 0 < n < 2**32): return None
+    u, h = np.uint32, [_A]
+    def hashmix(v):
+        v = v ^ u(h[0]); h[0] = h[0] * _MA & 0xFFFFFFFF; v = v * u(h[0])
+        return v ^ (v >> u(16))
+    def mix(x, y):
+        r = u(_ML) * x - u(_MR) * y
+        return r ^ (r >> u(16))
+    with np.errstate(over='ignore'):
+        pool = [hashmix(np.full(n, seed, u)), hashmix(np.full(n, epoch, u)), hashmix(np.arange(n, dtype=u)), hashmix(np.zeros(n, u))]
+        for s in range(4):
+            for d in range(4):
+                if s != d: pool[d] = mix(pool[d], hashmix(pool[s]))
+        hb, out = _B, []
+        for k in range(8):
+            v = pool[k % 4] ^ u(hb); hb = hb * _MB & 0xFFFFFFFF; v = v * u(hb)
+            out.append(v ^ (v >> u(16)))
+    words = np.stack(out, 1).astype('<u4').view('<u8').astype(np.uint64)
+    ok = np.array_equal(words[0], np.random.SeedSequence([seed, epoch, 0]).generate_state(4, np.uint64))
+    return words if ok else None
+
+class _SeedWords:
+    "Precomputed seed words, in place of a `SeedSequence` (PCG64 only asks for `generate_state(4, np.uint64)`)."
+    def __init__(self, words): self.words = words
+    def generate_state(self, n_words, dtype=np.uint32): return self.words
+
+ISeedSequence.register(_SeedWords)
 
 # %% ../../nbs/training/11_dataloaders.ipynb #5f023554
 class BucketedDL(DataLoader):

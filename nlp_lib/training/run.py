@@ -10,7 +10,7 @@ import contextlib, hashlib, json, resource, shutil, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
-import numpy as np
+import numpy as np, torch
 from fastai.torch_core import set_seed
 from ..sample import TextSample
 from ..inference.transform import Transform
@@ -25,7 +25,7 @@ from .data import DataBundle, DataError, load_data, data_hashes, read_table, rea
 from ..sample import multi_hot
 from ..inference.postprocess import LabelSet
 from .dataloaders import make_samples, build_dataloaders
-from .trainer import SupervisedTrainer, ContrastivePretrainer, Checkpoint, CheckpointCallback, load_checkpoint, rng_states, set_rng_states
+from .trainer import SupervisedTrainer, ContrastivePretrainer, Checkpoint, CheckpointCallback, load_checkpoint, rng_states, set_rng_states, sparse_embeddings
 from .metrics import default_metrics, classification_report, multilabel_report, tune_thresholds
 from .tracking import RunDir, MLflowRun, TrackingCallback, RunStateError, check_runs_dir
 from .vectors import init_embeddings, vectors_record, vectors_dir
@@ -38,9 +38,9 @@ import logging
 
 # %% auto #0
 __all__ = ['RunResult', 'epoch_lines', 'start_run', 'data_record', 'load_run_data', 'uses_unlabelled', 'unlabelled_texts',
-           'numericalizer', 'preprocess_data', 'build_run_model', 'teacher_samples', 'pretrain_encoder', 'fit_model',
-           'valid_report', 'save_run', 'start_from', 'semi_record', 'supervised_baseline', 'train', 'check_run_data',
-           'resume', 'evaluate']
+           'numericalizer', 'preprocess_data', 'fit_columns', 'build_run_model', 'teacher_samples', 'pretrain_encoder',
+           'fit_model', 'valid_report', 'save_run', 'start_from', 'semi_record', 'supervised_baseline', 'train',
+           'cpu_settings', 'check_run_data', 'resume', 'evaluate']
 
 # %% ../../nbs/training/18_run.ipynb #7151c8ac
 @dataclass
@@ -157,9 +157,33 @@ def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says whi
     extra = list(data.unlabelled_texts) if uses_unlabelled(cfg) else []   # unlabelled training text: in the vocabulary too (when it is fitted here)
     n = len(data.train_texts)
     samples = make_samples(list(data.train_texts) + extra, list(data.train_labels) + [None] * len(extra), data.train_pairs)
-    done = (apply_preprocess if parent is not None else fit_preprocess)(pre, samples)
+    done = apply_preprocess(pre, samples) if parent is not None else (fit_columns(pre, samples) or fit_preprocess(pre, samples))
     valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels, data.valid_pairs))
     return pre, done[:n], valid, done[n:]
+
+def fit_columns(pre: Sequence[Transform],      # unfitted steps, in order
+                samples: list[TextSample],     # raw samples (all single texts, or all pairs); they get `input_ids` and `length`
+               ) -> list[TextSample] | None:   # `samples`, or None when a step has no batch form (then use `fit_preprocess`)
+    "`fit_preprocess` on columns: each step is fitted on what the steps before it made, then run on all texts at once (`apply_batch`), as the production path runs them; only the model input is kept."
+    pairs = [s.text_pair for s in samples]
+    if not samples or not all(hasattr(t, 'apply_batch') for t in pre) or len({p is None for p in pairs}) > 1: return None
+    cols = {'text': [s.text for s in samples]} | ({} if pairs[0] is None else {'text_pair': pairs})
+    for t in pre:
+        if hasattr(t, 'fit'): t.fit(_Rows(cols, len(samples)))   # fitted on samples holding the columns so far (text, normalised text, tokens)
+        t.apply_batch(cols)
+    for s, ids in zip(samples, cols['input_ids']): s.fill(input_ids=ids, length=len(ids))
+    return samples
+
+class _Rows(Sequence):
+    "The rows of pre-processing columns as `TextSample`s, each made when it is read (a step's `fit` usually reads each once, or not at all)."
+    def __init__(self, cols: dict, n: int):
+        self.fields = [f for f in ('text', 'text_pair', 'normalized', 'normalized_pair', 'tokens') if f in cols]
+        self.cols, self.n = [cols[f] for f in self.fields], n
+    def __len__(self): return self.n
+    def __getitem__(self, i):
+        if isinstance(i, slice): return [self[j] for j in range(*i.indices(self.n))]
+        return TextSample.trusted(**{f: c[i] for f, c in zip(self.fields, self.cols)})
+    def __iter__(self): return (TextSample.trusted(**dict(zip(self.fields, row))) for row in zip(*self.cols))
 
 # %% ../../nbs/training/18_run.ipynb #c928ab73
 def build_run_model(cfg: TrainConfig,    # the run's config: `architecture` names the model, its params and word vectors
@@ -264,15 +288,19 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
     members = getattr(model, 'member_models', None)
     if not members:
         t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run and num_distrib() <= 1 else []))   # no checkpoints under torchrun
-        with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
+        with _quiet(t.learn, progress), _lazy(cfg, model): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
         return t
     if resume is not None: raise RunStateError('resuming an ensemble run is not supported')
     for i, m in enumerate(members):      # an ensemble: each member alone, with its own data order and augmentation draws
         if progress: print(f'member {i + 1}/{len(members)}: {m.type_name}')
         mdls = dls if i == 0 else loaders(cfg.seed + i)
         t = trainer(m, mdls, [TrackingCallback(run, ml, phase=f'member{i}')])
-        with _quiet(t.learn, progress): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
+        with _quiet(t.learn, progress), _lazy(cfg, m): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
     return trainer(model, dls)
+
+def _lazy(cfg: TrainConfig, model) -> contextlib.AbstractContextManager:
+    "`trainer.lazy_embeddings`: the model's embedding tables give row-sparse gradients while it trains (`LazyAdamW` updates only the rows used)."
+    return sparse_embeddings(model) if cfg.trainer.lazy_embeddings else contextlib.nullcontext()
 
 # %% ../../nbs/training/18_run.ipynb #8da5dac6
 def valid_report(cfg: TrainConfig,  # `postprocess`: tune label-set thresholds on validation, or the global threshold
@@ -302,6 +330,9 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
     report, scores, thresholds = valid_report(cfg, probs, targs, labels)
     proc = trainer.to_processor(pre, cfg.postprocess.build(labels, thresholds), labels)
     proc.meta = {'run': run.path.name, 'config_sha256': hashlib.sha256(cfg.to_yaml().encode()).hexdigest(), **scores}
+    if cfg.export.runtime != 'torch':              # the artifact's model on ONNX Runtime: its graph a file of the artifact, its self-check run on it
+        from nlp_lib.inference.runtime import export_onnx
+        proc = export_onnx(proc, cfg.export.runtime)
     artifact = proc.save(run.path / 'artifact')
     metrics = {**report, **(timings or {}), 'peak_rss_mb': round(_peak_rss_mb(), 1)}
     run.write_json('metrics.json', metrics)
@@ -378,9 +409,23 @@ def _recorded(run: RunDir, ml: MLflowRun | None):
         if ml: ml.finish('FAILED' if not isinstance(e, KeyboardInterrupt) else 'KILLED')
         raise
 
+@contextlib.contextmanager
+def cpu_settings(threads: int | None = None):  # torch's intra-op threads inside the block; None: as they are
+    "Run the block with `threads` torch threads and denormal floats flushed to zero (on the calling thread), then put both back."
+    old = torch.get_num_threads()
+    if threads is not None: torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+    try: yield
+    finally:
+        torch.set_flush_denormal(False)
+        if threads is not None: torch.set_num_threads(old)
+
 def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun | None, progress: bool, resume: Checkpoint | None = None,
                  log_artifact: bool = True) -> RunResult:
-    "Steps 3 to 6 on loaded data; the checkpoint, needed no more once the artifact is saved, is removed at the end."
+    "Steps 3 to 6 on loaded data, under `cpu_settings(trainer.threads)`; the checkpoint, needed no more once the artifact is saved, is removed at the end."
+    with cpu_settings(cfg.trainer.threads): return _steps(cfg, data, run, ml, progress, resume, log_artifact)
+
+def _steps(cfg, data, run, ml, progress, resume, log_artifact) -> RunResult:
     t0 = time.perf_counter()
     pair = data.train_pairs is not None
     if cfg.distill.teacher and pair:

@@ -24,9 +24,9 @@ from .dataloaders import BucketedDL, SampleDataset
 from .distributed import distributed, process_local
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'fused_adamw', 'SupervisedTrainer', 'CheckpointError', 'rng_states', 'set_rng_states',
-           'save_checkpoint', 'Checkpoint', 'load_checkpoint', 'CheckpointCallback', 'PairDataset', 'PairDL',
-           'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
+__all__ = ['CHECKPOINT_FORMAT', 'fused_adamw', 'LazyAdamW', 'sparse_embeddings', 'SupervisedTrainer', 'CheckpointError',
+           'rng_states', 'set_rng_states', 'save_checkpoint', 'Checkpoint', 'load_checkpoint', 'CheckpointCallback',
+           'PairDataset', 'PairDL', 'ContrastiveModel', 'info_nce', 'ContrastivePretrainer']
 
 # %% ../../nbs/training/15_trainer.ipynb #74bb9df3
 import contextlib, hashlib, json, os, random, shutil
@@ -44,8 +44,46 @@ def fused_adamw(params,                 # the parameters (or parameter groups) t
                 eps: float = 1e-5,      # added to the denominator for numerical stability
                 wd: float = 0.01,       # decoupled weight decay
                ) -> OptimWrapper:
-    "fastai's `Adam` (decoupled weight decay, fastai's defaults) on torch's fused `AdamW` kernel, as a fastai optimiser."
-    return OptimWrapper(params, partial(torch.optim.AdamW, fused=True), lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
+    "fastai's `Adam` (decoupled weight decay, fastai's defaults) on torch's fused `AdamW` kernel, as a fastai optimiser; row-sparse gradients get `LazyAdamW`'s update."
+    return OptimWrapper(params, partial(LazyAdamW, fused=True), lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
+
+# %% ../../nbs/training/15_trainer.ipynb #81f8c013
+class LazyAdamW(torch.optim.AdamW):
+    "`AdamW` that also takes row-sparse gradients (`nn.Embedding(sparse=True)`): only the rows present are updated — moments, weight decay, step — the lazy Adam update; dense gradients get `AdamW`'s own step."
+    def step(self, closure=None):
+        sparse = [(g, p, p.grad) for g in self.param_groups for p in g['params'] if p.grad is not None and p.grad.is_sparse]
+        for _, p, _ in sparse: p.grad = None                     # hidden from AdamW's (fused) step, which takes dense gradients only
+        try: loss = super().step(closure)
+        finally:
+            for _, p, grad in sparse: p.grad = grad
+        with torch.no_grad():
+            for g, p, grad in sparse: self._lazy_step(g, p, grad.coalesce())
+        return loss
+
+    def _lazy_step(self, g: dict, p: torch.Tensor, grad: torch.Tensor):
+        "Adam with decoupled weight decay on the rows of `p` that the coalesced sparse `grad` holds."
+        st = self.state[p]
+        if not st: st.update(step=torch.tensor(0.), exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        st['step'] += 1
+        t, (b1, b2), lr, eps, wd = float(st['step']), g['betas'], float(g['lr']), g['eps'], g['weight_decay']
+        rows, vals = grad.indices()[0], grad.values()
+        m = st['exp_avg'].index_select(0, rows).mul_(b1).add_(vals, alpha=1 - b1)
+        v = st['exp_avg_sq'].index_select(0, rows).mul_(b2).addcmul_(vals, vals, value=1 - b2)
+        st['exp_avg'].index_copy_(0, rows, m)
+        st['exp_avg_sq'].index_copy_(0, rows, v)
+        w = p.index_select(0, rows).mul_(1 - lr * wd)
+        w.addcdiv_(m, v.sqrt_().div_((1 - b2 ** t) ** 0.5).add_(eps), value=-lr / (1 - b1 ** t))
+        p.index_copy_(0, rows, w)
+
+@contextlib.contextmanager
+def sparse_embeddings(model: nn.Module,  # its `nn.Embedding` tables give row-sparse gradients inside the block
+                     ):
+    "Row-sparse gradients for every `nn.Embedding` of `model` inside the block (for `LazyAdamW`); the flag is put back after."
+    embs = [(m, m.sparse) for m in model.modules() if isinstance(m, nn.Embedding)]
+    for m, _ in embs: m.sparse = True
+    try: yield model
+    finally:
+        for m, was in embs: m.sparse = was
 
 # %% ../../nbs/training/15_trainer.ipynb #e94bdf91
 class SupervisedTrainer:
