@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument('--text-pair-col', type=_column, help='with --out, a text-pair model: the column of the second text')
     d.add_argument('--no-header', action='store_true', help='with --out: the first line of a TSV/CSV is data; columns are positions')
     d.add_argument('--quiet', action='store_true', help='with --out: no progress bar')
-    _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub); _cascade_parser(sub); _runtime_parser(sub)
+    _serve_parser(sub); _app_parser(sub); _report_parser(sub); _store_parsers(sub); _cascade_parser(sub); _runtime_parser(sub); _calibrate_parser(sub)
     return p
 
 # %% ../nbs/clients/20_cli.ipynb #7e2df0a1
@@ -315,15 +315,8 @@ def _cmd_cascade(a) -> int:
     members = [Processor.load(x) for x in (a.fast, a.strong)]
     if a.threshold is not None: cas = Cascade(members, [a.threshold], names)
     else:
-        _training()                                         # reading labelled files is the training package's
-        from nlp_lib.training.data import read_examples
-        header = not a.no_header
-        ex = read_examples(a.valid, text_col=a.text_col if a.text_col is not None else 'sentence' if header else 0,
-                           label_col=a.label_col if a.label_col is not None else 'label' if header else 1, header=header,
-                           pair_col=a.text_pair_col, label_delim=a.label_delim, multi_label=members[0].multi_label)
-        if not ex.texts: raise CLIError(f'{a.valid}: no usable rows')
-        inputs = ex.texts if ex.pairs is None else list(zip(ex.texts, ex.pairs))
-        cas = Cascade.fit(members, inputs, ex.labels, a.target_accuracy, a.target_share, names, meta={'valid_data': Path(a.valid).name})
+        inputs, labels = _labelled(a, a.valid, members[0].multi_label)
+        cas = Cascade.fit(members, inputs, labels, a.target_accuracy, a.target_share, names, meta={'valid_data': Path(a.valid).name})
     out = cas.save(a.out, overwrite=a.overwrite)
     print(cas)
     if (ch := cas.meta.get('threshold_choice')):
@@ -345,6 +338,17 @@ def _runtime_parser(sub):
     r.add_argument('--out', required=True, help='the artifact directory to write')
     r.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
 
+def _labelled(a, path: str, multi_label: bool) -> tuple[list, list]:
+    "The inputs (texts, or (text, text_pair) tuples) and raw labels of a labelled file, read with the command's column options."
+    _training()                                         # reading labelled files is the training package's
+    from nlp_lib.training.data import read_examples
+    header = not a.no_header
+    ex = read_examples(path, text_col=a.text_col if a.text_col is not None else 'sentence' if header else 0,
+                       label_col=a.label_col if a.label_col is not None else 'label' if header else 1, header=header,
+                       pair_col=a.text_pair_col, label_delim=a.label_delim, multi_label=multi_label)
+    if not ex.texts: raise CLIError(f'{path}: no usable rows')
+    return (ex.texts if ex.pairs is None else list(zip(ex.texts, ex.pairs))), ex.labels
+
 def _out_dir(a) -> None:
     "Refuse an existing --out unless --overwrite is given, in the command's own words."
     if Path(a.out).exists() and not a.overwrite: raise CLIError(f'{a.out} exists: pass --overwrite to replace it')
@@ -354,6 +358,42 @@ def _cmd_runtime(a) -> int:
     _out_dir(a)
     out = export_runtime(a.artifact, a.out, a.to, overwrite=a.overwrite)
     print(f'artifact: {out}  (runs on {a.to})')
+    return 0
+
+# %% ../nbs/clients/20_cli.ipynb #5b19e5ff
+def _calibrate_parser(sub):
+    c = sub.add_parser('calibrate', help='fit temperature scaling on labelled validation data: probabilities that mean what they say',
+                       description='Write a copy of ARTIFACT into --out whose probabilities are calibrated on VALID (temperature scaling: one '
+                                   'temperature, or one per label for a multi-label model). Labels never change; ECE, Brier score and '
+                                   "negative log-likelihood on VALID are printed before and after. Needs: pip install 'nlp_lib[train]'.")
+    c.add_argument('artifact', help=ARTIFACT_HELP)
+    c.add_argument('valid', help='labelled validation file (TSV/CSV/JSONL/Parquet), not the training data')
+    c.add_argument('--out', required=True, help='the artifact directory to write')
+    c.add_argument('--text-col', type=_column, help="text column (default: 'sentence', or 0 with --no-header)")
+    c.add_argument('--label-col', type=_column, help="label column (default: 'label', or 1 with --no-header)")
+    c.add_argument('--no-header', action='store_true', help='the first line is data (TSV, CSV)')
+    c.add_argument('--text-pair-col', type=_column, help='a text-pair model: the column of the second text')
+    c.add_argument('--label-delim', help="a multi-label model: the label column holds label sets joined by this, e.g. ','")
+    c.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
+
+def _cmd_calibrate(a) -> int:
+    from nlp_lib.inference.processor import Processor
+    _out_dir(a)
+    proc = Processor.load(a.artifact)
+    inputs, raw = _labelled(a, a.valid, proc.multi_label)
+    from nlp_lib.training.calibrate import calibrate
+    import numpy as np
+    if proc.multi_label:
+        targets = np.zeros((len(raw), len(proc.labels.raw)), dtype=np.int64)
+        for i, ids in enumerate(proc.labels.encode_sets(raw)): targets[i, ids] = 1
+    else: targets = proc.labels.encode(raw)
+    cal, rec = calibrate(proc, inputs, targets)
+    out = cal.save(a.out, overwrite=a.overwrite)
+    t = rec['temperature']
+    print(f"temperature {t:.4f}" if isinstance(t, float) else f"temperatures {min(t):.3f}–{max(t):.3f} over {len(t)} labels")
+    for m, name in (('ece', 'ECE'), ('brier', 'Brier score'), ('nll', 'negative log-likelihood')):
+        print(f"{name:<24} {rec['before'][m]:.4f} -> {rec['after'][m]:.4f}   (on {rec['n']:,} rows of {Path(a.valid).name})")
+    print(f'artifact: {out}')
     return 0
 
 # %% ../nbs/clients/20_cli.ipynb #087044f2
@@ -420,7 +460,7 @@ def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.
     elif extra: p.error(f'unrecognized arguments: {" ".join(extra)}')
     from nlp_lib.inference.artifact import ArtifactError
     cmds = {'train': _cmd_train, 'cv': _cmd_cv, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report,
-            'push': _cmd_push, 'versions': _cmd_versions, 'cascade': _cmd_cascade, 'runtime': _cmd_runtime}
+            'push': _cmd_push, 'versions': _cmd_versions, 'cascade': _cmd_cascade, 'runtime': _cmd_runtime, 'calibrate': _cmd_calibrate}
     try: return cmds[a.command](a)
     except (CLIError, ArtifactError, OSError, ImportError, ValueError) as e:      # OSError: a missing file, a store that refuses access or cannot be reached
         print(f'nlp_lib {a.command}: error: {e}', file=sys.stderr)

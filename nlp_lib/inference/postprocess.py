@@ -104,14 +104,22 @@ class Softmax(PostTransform):
 
 @transforms.register('nlp_lib.Sigmoid.v1')
 class Sigmoid(PostTransform):
-    "Independent per-label probabilities for multi-label tasks: `probs = sigmoid(logits / temperature)`."
+    "Independent per-label probabilities for multi-label tasks: `probs = sigmoid(logits / temperature)`, one temperature for all labels or one per label."
     writes: ClassVar[tuple[str, ...]] = ('probs',)
-    temperature: float = Field(1.0, gt=0)   # divides the logits: above 1 pulls the probabilities towards 0.5
+    temperature: float | list[float] = 1.0   # divides the logits: above 1 pulls the probabilities towards 0.5; a list: one per label (calibration fits them)
+    @model_validator(mode='after')
+    def _positive(self):
+        t = self.temperature if isinstance(self.temperature, list) else [self.temperature]
+        if not t or not all(v > 0 for v in t): raise ValueError('temperature must be positive (one number, or one per label)')
+        return self
     def apply_batch(self,
                     cols,  # columns with 'logits' (N, C); 'probs' is written
                    ):
         z = _need(cols, 'logits', 'Sigmoid', 'run the model first').astype(np.float64)   # a copy: the steps below work in place
-        if self.temperature != 1: z /= self.temperature
+        if isinstance(self.temperature, list):
+            if len(self.temperature) != z.shape[1]: raise ValueError(f'{len(self.temperature)} temperatures for {z.shape[1]} labels')
+            z /= np.asarray(self.temperature)
+        elif self.temperature != 1: z /= self.temperature
         np.negative(z, out=z); np.exp(z, out=z); z += 1; np.reciprocal(z, out=z)
         cols['probs'] = z.astype(np.float32)
 

@@ -106,6 +106,7 @@ class PostprocessConfig(_Section):
     min_score: float | None = Field(None, ge=0, le=1)
     threshold: float = Field(0.5, ge=0, le=1)   # multi-label: the probability a label needs to be in the answer's set
     tune_thresholds: bool = True                # multi-label: one threshold per label, each maximising that label's F1 on the validation split
+    calibrate: bool = False                     # fit temperature scaling on the validation split and keep it in the artifact (training/24_calibrate)
     def build(self,
               labels: Labels,                           # the label vocabulary: its display names label the outputs; `multi_label` picks sigmoid and label sets
               thresholds: Sequence[float] | None = None, # multi-label: per-label thresholds (tuned on validation); None: `threshold` for every label

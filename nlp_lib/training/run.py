@@ -330,11 +330,18 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
     report, scores, thresholds = valid_report(cfg, probs, targs, labels)
     proc = trainer.to_processor(pre, cfg.postprocess.build(labels, thresholds), labels)
     proc.meta = {'run': run.path.name, 'config_sha256': hashlib.sha256(cfg.to_yaml().encode()).hexdigest(), **scores}
+    calibration = {}
+    if cfg.postprocess.calibrate:                  # temperature scaling fitted on the validation split; every label stays the same
+        from nlp_lib.training.calibrate import temper
+        as_np = lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+        proc, rec = temper(proc, as_np(probs), as_np(targs))
+        calibration = {'calibration': rec, 'calibration_temperature': float(np.mean(rec['temperature'])),
+                       **{f'{m}_{k}': v for k in ('before', 'after') for m, v in rec[k].items()}}
     if cfg.export.runtime != 'torch':              # the artifact's model on ONNX Runtime: its graph a file of the artifact, its self-check run on it
         from nlp_lib.inference.runtime import export_onnx
         proc = export_onnx(proc, cfg.export.runtime)
     artifact = proc.save(run.path / 'artifact')
-    metrics = {**report, **(timings or {}), 'peak_rss_mb': round(_peak_rss_mb(), 1)}
+    metrics = {**report, **calibration, **(timings or {}), 'peak_rss_mb': round(_peak_rss_mb(), 1)}
     run.write_json('metrics.json', metrics)
     if ml:
         ml.log_metrics({f'final.{k}': v for k, v in metrics.items() if isinstance(v, (int, float))})
