@@ -68,26 +68,31 @@ class ServeSettings(BaseModel):
 def _limit_error(field: str, what: str, limit: str, value: int) -> PydanticCustomError:
     return PydanticCustomError('limit_exceeded', '{what}; the limit is {limit}={value}', {'what': what, 'limit': limit, 'value': value})
 
+# %% ../nbs/clients/21_api.ipynb #c2545d41
 def _check_text(t: str, where: str, limits: ServeSettings) -> str:
     if len(t) > limits.max_chars: raise _limit_error(where, f'{where} has {len(t):,} characters', 'max_chars', limits.max_chars)
     try: t.encode('utf-8')
     except UnicodeEncodeError: raise ValueError(f'{where} is not valid Unicode text (it holds a lone surrogate)') from None
     return t
 
+# %% ../nbs/clients/21_api.ipynb #43206b5a
 def _check_count(v: list, name: str, what: str, limits: ServeSettings) -> list:
     if not v: raise ValueError(f'{name} is empty: give at least one {what}')
     if len(v) > limits.max_texts: raise _limit_error(name, f'{name} holds {len(v):,} {what}s', 'max_texts', limits.max_texts)
     return v
 
+# %% ../nbs/clients/21_api.ipynb #470ebcb3
 def _limits(info) -> ServeSettings: return (info.context or {}).get('limits') or _DEFAULT_LIMITS
 _DEFAULT_LIMITS = ServeSettings()
 
+# %% ../nbs/clients/21_api.ipynb #3afdb0d7
 class TextPair(BaseModel):
     "Two texts a text-pair model classifies together, e.g. a sentence and a candidate paraphrase."
     model_config = ConfigDict(extra='forbid')
     text: str = Field(description='the first text of the pair')
     text_pair: str = Field(description='the second text of the pair')
 
+# %% ../nbs/clients/21_api.ipynb #f7f5052e
 class PredictRequest(BaseModel):
     "One input or a list: `text` (with `text_pair` for a text-pair model), `texts`, or `pairs`; `debug` returns every intermediate step of each input."
     model_config = ConfigDict(extra='forbid', json_schema_extra={'examples': [
@@ -158,6 +163,7 @@ class Prediction(BaseModel):
     labels: list[LabelScore] | None = Field(None, description='multi-label models: every label at or above its threshold, with its probability, '
                                                              'best first; empty when no label reaches its threshold. null for single-label models')
 
+# %% ../nbs/clients/21_api.ipynb #a1ead7f0
 class PredictResponse(BaseModel):
     "Predictions in input order; `samples` only with `debug=true`."
     model_config = ConfigDict(json_schema_extra={'examples': [
@@ -169,6 +175,7 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
     samples: list[TextSample] | None = Field(None, description='debug: every intermediate step of each input')
 
+# %% ../nbs/clients/21_api.ipynb #02d4f656
 class ErrorResponse(BaseModel):
     "Every error: a one-line message, the limit that was exceeded (if any), and per-field details (validation errors)."
     error: str
@@ -191,6 +198,7 @@ class _Job:
     future: asyncio.Future            # where its result goes, on the event loop
     call: tuple | None = None         # (fn, args): work that is not batched, run alone on the model thread
 
+# %% ../nbs/clients/21_api.ipynb #5a473bf4
 class Batcher:
     "Gathers the texts of concurrent requests into model batches, run on the model threads (one by default)."
     def __init__(self,
@@ -247,6 +255,7 @@ def _gather(self: Batcher,
         jobs.append(job); n += len(job.texts)
     return jobs, None
 
+# %% ../nbs/clients/21_api.ipynb #ce35c564
 def _settle(jobs: list[_Job], results, error: Exception | None):
     "On the event loop: each job's slice of `results` (a call's whole result), or `error` for all of them."
     i = 0
@@ -256,6 +265,7 @@ def _settle(jobs: list[_Job], results, error: Exception | None):
         else: j.future.set_result(results if j.texts is None else results[i:i + len(j.texts)])
         if j.texts is not None: i += len(j.texts)
 
+# %% ../nbs/clients/21_api.ipynb #c09fc1f4
 @patch
 def _work(self: Batcher):
     "A model thread: take a job, gather a batch around it, predict, hand the results to the event loop; until `close`."
@@ -319,6 +329,7 @@ class Metrics:
             return generate_latest(reg)
         return generate_latest(self.registry)
 
+# %% ../nbs/clients/21_api.ipynb #650dc67e
 class ObserveRequests:
     "Pure ASGI middleware: counts every HTTP request by route and status, times it and tracks requests in flight."
     def __init__(self,
@@ -357,6 +368,7 @@ def error_response(status: int,                # HTTP status code
     "A JSON error in the one `ErrorResponse` shape."
     return JSONResponse(ErrorResponse(error=error, limit=limit, detail=detail).model_dump(exclude_none=True), status, headers=headers)
 
+# %% ../nbs/clients/21_api.ipynb #2ca157dd
 def validation_error_response(e: ValidationError,  # from validating a `PredictRequest`
                              ) -> JSONResponse:
     "413 when a limit was exceeded, else 422; the message names the field."
@@ -378,6 +390,7 @@ def _bearer(scope) -> bytes | None:
             return token.strip() if scheme.lower() == b'bearer' else None
     return None
 
+# %% ../nbs/clients/21_api.ipynb #8996de83
 class RequireApiKey:
     "Pure ASGI middleware: HTTP requests to any path but `open_paths` need `Authorization: Bearer <key>`, else 401."
     def __init__(self,
@@ -416,6 +429,7 @@ class TaskInfo(BaseModel):
     multi_label: bool = Field(description='the answer is a set of labels (`labels` in each prediction), not one label')
     pair: bool = Field(description='the model classifies text pairs: send `text` with `text_pair`, or `pairs`')
 
+# %% ../nbs/clients/21_api.ipynb #b6b5dca2
 class ModelInfo(BaseModel):
     "What `/model` says about the loaded artifact."
     nlp_lib_version: str = Field(description='the nlp_lib serving it')
@@ -431,11 +445,13 @@ class ModelInfo(BaseModel):
     postprocess: list[dict[str, Any]]
     training: dict[str, Any] = Field(description='what the training run recorded: run name, config hash, validation metrics')
 
+# %% ../nbs/clients/21_api.ipynb #26069f0d
 def _thresholds(proc: Processor) -> dict[str, float] | None:
     "The per-label thresholds of a multi-label processor's `LabelSet` step, by display name; None without one."
     ls = next((t for t in proc.post if isinstance(t, LabelSet)), None)
     return None if ls is None else dict(zip(ls.labels, ls.cutoffs.tolist()))
 
+# %% ../nbs/clients/21_api.ipynb #eab022b6
 def model_info(proc: Processor,                      # the loaded processor
                artifact: str | Path | None = None,   # its artifact directory, for the manifest's version, date and hash; None: those are unset
               ) -> ModelInfo:
@@ -489,11 +505,13 @@ def shape_error(req: PredictRequest,  # a validated request
 def _text_ok(t, limits: ServeSettings) -> bool:
     return type(t) is str and len(t) <= limits.max_chars and (t.isascii() or _utf8(t))
 
+# %% ../nbs/clients/21_api.ipynb #4833a148
 def _utf8(t: str) -> bool:
     try: t.encode('utf-8')
     except UnicodeEncodeError: return False
     return True
 
+# %% ../nbs/clients/21_api.ipynb #681d8502
 def fast_items(body: bytes,            # a request body
                limits: ServeSettings,  # the server's limits
               ) -> tuple[list, bool] | None:   # (the inputs as `Processor.predict` takes them, do they hold pairs?)
@@ -532,6 +550,7 @@ class _State:
     batcher: Batcher | None = None
     waiting: int = 0
 
+# %% ../nbs/clients/21_api.ipynb #5b7a863f
 async def _load(state: _State, metrics: Metrics):
     s = state.settings
     try:
@@ -547,6 +566,7 @@ async def _load(state: _State, metrics: Metrics):
         state.error = f'cannot load the model: {e}'
         import logging; logging.getLogger('nlp_lib.api').error(state.error)
 
+# %% ../nbs/clients/21_api.ipynb #5e3b184f
 def _lifespan(state: _State, metrics: Metrics):
     @asynccontextmanager
     async def lifespan(app):
@@ -566,6 +586,7 @@ async def _send_json(send, body: bytes):
     await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-length', b'%d' % len(body)), (b'content-type', b'application/json')]})
     await send({'type': 'http.response.body', 'body': body})
 
+# %% ../nbs/clients/21_api.ipynb #c3081d2a
 def predict_app(state: _State):
     "`POST /predict` as a plain ASGI app: content type, body size, the request (`fast_items`, else `PredictRequest`), its shape, the queue, the model, the JSON answer."
     s = state.settings
@@ -606,11 +627,13 @@ def predict_app(state: _State):
         await _send_json(send, orjson.dumps(out))
     return predict
 
+# %% ../nbs/clients/21_api.ipynb #274d2206
 class _Handover(Response):
     "What the FastAPI route returns: the request's whole ASGI exchange, body unread, handed to an ASGI app."
     def __init__(self, app): self.app, self.background = app, None
     async def __call__(self, scope, receive, send): await self.app(scope, receive, send)
 
+# %% ../nbs/clients/21_api.ipynb #506d245d
 class DirectRoute:
     "Pure ASGI middleware: `method path` goes straight to `handler` (an ASGI app), past FastAPI's routing, dependency solving and response building; anything else to the wrapped app."
     def __init__(self,
@@ -626,6 +649,7 @@ class DirectRoute:
             return await self.handler(scope, receive, send)
         return await self.app(scope, receive, send)
 
+# %% ../nbs/clients/21_api.ipynb #1f8b398d
 def _predict_route(app: FastAPI, state: _State, handler):
     "Declare `POST /predict` to FastAPI (its OpenAPI entry; requests under a `root_path` come this way) and answer it with `handler`."
     @app.post('/predict', response_model=PredictResponse, responses=_PREDICT_ERRORS, summary='Classify one text or text pair, or a list of them',
@@ -666,6 +690,7 @@ def _error_handlers(app: FastAPI):
         import logging; logging.getLogger('nlp_lib.api').exception('unexpected error')
         return error_response(500, f'internal error ({type(exc).__name__}); the server log has the details')
 
+# %% ../nbs/clients/21_api.ipynb #68257332
 def _declare_bearer(schema: dict):
     "Declare the bearer-token scheme (not the key) on every operation but /health, and its 401 answer."
     schema['components']['securitySchemes'] = {'bearer': {'type': 'http', 'scheme': 'bearer', 'description': 'the API key the server was started with'}}
@@ -678,6 +703,7 @@ def _declare_bearer(schema: dict):
 
 _SHAPES = {'one text': ('text',), 'a list of texts': ('texts',), 'one text pair': ('text', 'text_pair'), 'a list of text pairs': ('pairs',)}
 
+# %% ../nbs/clients/21_api.ipynb #89f6cf20
 def request_schema(settings: ServeSettings,  # the server's limits, written into the schema (maxLength, maxItems)
                    pair: bool | None = None, # the model's input: single texts (False), text pairs (True); None: not known yet, all four shapes
                   ) -> dict:
@@ -697,6 +723,7 @@ def request_schema(settings: ServeSettings,  # the server's limits, written into
     req['examples'] = [e for e in req['examples'] if set(e) - {'debug'} <= fields]
     return req
 
+# %% ../nbs/clients/21_api.ipynb #5aa6c1b6
 def _openapi(app: FastAPI, state: _State):
     "Put the request model (read by hand in `/predict`) into the OpenAPI components: this server's limits and, once the model is loaded, its input shape."
     base, made = app.openapi, {}
@@ -743,6 +770,7 @@ def app_from_env() -> FastAPI:
     if os.environ.get(KEY_ENV): settings.api_key = SecretStr(os.environ[KEY_ENV])
     return create_app(settings)
 
+# %% ../nbs/clients/21_api.ipynb #c9516159
 def serve(settings: ServeSettings,  # what to serve (`artifact` must be set) and the request limits
           host: str = '127.0.0.1',  # interface to bind; '0.0.0.0': all interfaces
           port: int = 8000,         # TCP port

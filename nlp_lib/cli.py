@@ -20,6 +20,16 @@ def _column(v: str) -> str | int:
     "A column: a number is a position (counted from 0), anything else a name — as `data.text_col=0` in a config."
     return int(v) if v.strip().isdigit() else v
 
+# %% ../nbs/clients/20_cli.ipynb #3e7668ff
+def _labelled_args(p, of: str = ''):
+    "The column options of a command that reads a labelled file (`of`: which file, in the help texts)."
+    p.add_argument('--text-col', type=_column, help=f"text column{of} (default: 'sentence', or 0 with --no-header)")
+    p.add_argument('--label-col', type=_column, help=f"label column{of} (default: 'label', or 1 with --no-header)")
+    p.add_argument('--no-header', action='store_true', help=f'the first line{of} is data, not column names (TSV, CSV)')
+    p.add_argument('--text-pair-col', type=_column, help='a text-pair model: the column of the second text')
+    p.add_argument('--label-delim', help="a multi-label model: the label column holds label sets joined by this, e.g. ','")
+
+# %% ../nbs/clients/20_cli.ipynb #9c61d252
 def _serve_parser(sub):
     v = sub.add_parser('serve', help='serve a saved model over HTTP (FastAPI + uvicorn)',
                        description='Serve ARTIFACT over HTTP: POST /predict, GET /health, /ready, /model, /metrics, /docs. '
@@ -43,6 +53,7 @@ def _serve_parser(sub):
     v.add_argument('--cors-origins', action='append', default=[], metavar='ORIGINS',
                    help='browser origins allowed to call the API, comma-separated or repeated (default: none, CORS off)')
 
+# %% ../nbs/clients/20_cli.ipynb #e3874e33
 def _app_parser(sub):
     d = sub.add_parser('app', help='run the Streamlit demo on a saved model',
                        description="Open the demo for ARTIFACT: a text box with the prediction, every intermediate step and the words that mattered, "
@@ -51,6 +62,7 @@ def _app_parser(sub):
     d.add_argument('--host', default='127.0.0.1')
     d.add_argument('--port', type=int, default=8501)
 
+# %% ../nbs/clients/20_cli.ipynb #6550b119
 def _report_parser(sub):
     r = sub.add_parser('report', help='predict over a data file and write a report (HTML, CSV, Parquet)',
                        description='Run ARTIFACT over DATA (TSV/CSV/JSONL/Parquet, streamed in chunks) and write predictions.csv, predictions.parquet, '
@@ -71,6 +83,7 @@ def _report_parser(sub):
     r.add_argument('--batch-size', type=int, default=256)
     r.add_argument('--quiet', action='store_true', help='no progress bar')
 
+# %% ../nbs/clients/20_cli.ipynb #4355b6b4
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='nlp_lib', description='Train, evaluate and run nlp_lib text classifiers.')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
@@ -94,11 +107,7 @@ def _parser() -> argparse.ArgumentParser:
                                    'Columns are names, or positions counted from 0 (a number is always a position).')
     e.add_argument('artifact', help=ARTIFACT_HELP)
     e.add_argument('data', help='labelled data file')
-    e.add_argument('--text-col', type=_column, help="text column (default: 'sentence', or 0 with --no-header)")
-    e.add_argument('--label-col', type=_column, help="label column (default: 'label', or 1 with --no-header)")
-    e.add_argument('--no-header', action='store_true', help='the first line is data, not column names (TSV, CSV)')
-    e.add_argument('--text-pair-col', type=_column, help='a text-pair model: the column of the second text')
-    e.add_argument('--label-delim', help="a multi-label model: the label column holds label sets joined by this, e.g. ','")
+    _labelled_args(e)
     e.add_argument('--label-cols', type=lambda v: [_column(c) for c in v.split(',') if c.strip()],
                    help='a multi-label model: one 0/1 indicator column per label, comma-separated (names, or positions from 0); the column names are the labels')
     e.add_argument('--json', action='store_true', help='print the full report as JSON')
@@ -143,6 +152,7 @@ def _store_parsers(sub):
 # %% ../nbs/clients/20_cli.ipynb #45e95ca5
 class CLIError(Exception): "An error to report in one line, with exit status 2."
 
+# %% ../nbs/clients/20_cli.ipynb #426c9cc5
 def _training():
     # fastai's import under torch 2.14 prints a FutureWarning about torch.jit.script that says nothing to a CLI user
     warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*', category=FutureWarning)
@@ -152,6 +162,7 @@ def _training():
     except ImportError as e:
         raise CLIError(f"this command needs the training extra ({e.name} is missing): pip install 'nlp_lib[train]'") from None
 
+# %% ../nbs/clients/20_cli.ipynb #42b919f3
 def _cmd_train(a) -> int:
     run, config = _training()
     if a.resume:
@@ -166,6 +177,7 @@ def _cmd_train(a) -> int:
     res = run.train(cfg, progress=not a.quiet)
     return _train_summary(res) or _register(res, cfg)
 
+# %% ../nbs/clients/20_cli.ipynb #490ba550
 def _register(res, cfg) -> int:
     "`tracking.register=NAME` (and `tracking.alias`): the finished run's model in the MLflow registry, as `nlp_lib.mlflow.register_run` puts it."
     import os
@@ -175,6 +187,7 @@ def _register(res, cfg) -> int:
     print(f'model:    models:/{v.name}/{v.version}' + (f'  (models:/{v.name}@{cfg.tracking.alias})' if cfg.tracking.alias else ''))
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #fe9d5c9e
 def _config(a, config, folds: int | None = None):
     "The resolved config of `train` and `cv`: CONFIG, then KEY=VALUE overrides (`cv` sets `cv.folds` unless given)."
     cfg_path = a.args[0] if a.args and '=' not in a.args[0] else None
@@ -183,6 +196,7 @@ def _config(a, config, folds: int | None = None):
     try: return config.load_config(cfg_path, overrides)
     except config.ConfigError as e: raise CLIError(str(e)) from None
 
+# %% ../nbs/clients/20_cli.ipynb #2a8c5d3e
 def _cmd_cv(a) -> int:
     _, config = _training()
     cfg = _config(a, config, folds=5)
@@ -190,6 +204,7 @@ def _cmd_cv(a) -> int:
     if not cfg.cv.folds: raise CLIError('cv.folds=0 means no cross-validation: give at least 2 folds (or use nlp_lib train)')
     return _cv_summary(cfg, a)
 
+# %% ../nbs/clients/20_cli.ipynb #6c8ac99f
 def _cv_summary(cfg, a) -> int:
     from nlp_lib.training.crossval import cross_validate
     res = cross_validate(cfg, progress=not a.quiet)
@@ -197,6 +212,7 @@ def _cv_summary(cfg, a) -> int:
     print(f'run:                     {res.run_dir}\nout-of-fold predictions: {res.oof}')
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #a186a87c
 def _train_summary(res) -> int:
     import os
     if os.environ.get('RANK', '0') != '0': return 0     # under torchrun, the main process reports for all
@@ -206,6 +222,7 @@ def _train_summary(res) -> int:
     print(f'run:      {res.run_dir}\nartifact: {res.artifact}')
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #cd5fc9a2
 def _cmd_evaluate(a) -> int:
     run, _ = _training()
     header = not a.no_header
@@ -218,6 +235,7 @@ def _cmd_evaluate(a) -> int:
     for label, c in rep['per_class'].items(): print(f"  {label:>12}  precision {c['precision']:.3f}  recall {c['recall']:.3f}  f1 {c['f1']:.3f}  n={c['support']}")
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #381ac89e
 def _multilabel_summary(rep) -> int:
     "The multi-label report of `evaluate` (`multilabel_report`): set-level scores, then each label's at its threshold."
     print(f"n={rep['n']}  micro-F1 {rep['micro_f1']:.4f}  macro-F1 {rep['macro_f1']:.4f}  samples-F1 {rep['samples_f1']:.4f}  "
@@ -226,6 +244,7 @@ def _multilabel_summary(rep) -> int:
         print(f"  {label:>12}  precision {c['precision']:.3f}  recall {c['recall']:.3f}  f1 {c['f1']:.3f}  threshold {c['threshold']:.2f}  n={c['support']}")
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #abdbeb77
 def _extra(extra: str, *modules: str):
     "Import `modules`, or say which extra to install."
     import importlib
@@ -233,6 +252,7 @@ def _extra(extra: str, *modules: str):
     except ImportError as e:
         raise CLIError(f"this command needs the {extra} extra ({e.name} is missing): pip install 'nlp_lib[{extra}]'") from None
 
+# %% ../nbs/clients/20_cli.ipynb #e850b7f3
 def _cmd_serve(a) -> int:
     api, = _extra('serve', 'nlp_lib.api')
     s = api.ServeSettings(artifact=a.artifact, max_texts=a.max_texts, max_chars=a.max_chars, max_body_bytes=a.max_body_bytes,
@@ -242,6 +262,7 @@ def _cmd_serve(a) -> int:
     api.serve(s, host=a.host, port=a.port, workers=a.workers, access_log=a.access_log)
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #eeae2d02
 def _cmd_app(a) -> int:
     app, = _extra('app', 'nlp_lib.app')
     from nlp_lib.inference.artifact import read_manifest
@@ -252,6 +273,7 @@ def _cmd_app(a) -> int:
     try: return subprocess.call(app.streamlit_command(str(local), host=a.host, port=a.port))
     except KeyboardInterrupt: return 0
 
+# %% ../nbs/clients/20_cli.ipynb #8d40aa14
 def _cmd_report(a) -> int:
     _training()                                    # first: it silences fastai's import warning, which nlp_lib.report's import would print
     report, = _extra('report', 'nlp_lib.report')
@@ -275,6 +297,7 @@ def _cmd_push(a) -> int:
     print(storage.push(a.artifact, a.uri, version=a.version, aliases=[] if a.no_alias else a.alias or ['latest'], progress=False if a.quiet else None))
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #39ede24f
 def _cmd_versions(a) -> int:
     from nlp_lib.inference import storage
     versions = storage.list_versions(a.uri)
@@ -299,13 +322,10 @@ def _cascade_parser(sub):
     g.add_argument('--target-share', type=float, help='choose the most accurate threshold passing on at most this share of --valid')
     g.add_argument('--threshold', type=float, help='use this confidence threshold (no validation data needed)')
     c.add_argument('--names', default='fast,strong', help='the members\' names in results and reports (default: fast,strong)')
-    c.add_argument('--text-col', type=_column, help="text column of --valid (default: 'sentence', or 0 with --no-header)")
-    c.add_argument('--label-col', type=_column, help="label column of --valid (default: 'label', or 1 with --no-header)")
-    c.add_argument('--no-header', action='store_true', help='the first line of --valid is data (TSV, CSV)')
-    c.add_argument('--text-pair-col', type=_column, help='text-pair models: the column of the second text')
-    c.add_argument('--label-delim', help="multi-label models: the label column holds label sets joined by this, e.g. ','")
+    _labelled_args(c, ' of --valid')
     c.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
 
+# %% ../nbs/clients/20_cli.ipynb #9663b2c6
 def _cmd_cascade(a) -> int:
     from nlp_lib.inference.processor import Processor
     from nlp_lib.inference.cascade import Cascade
@@ -338,6 +358,7 @@ def _runtime_parser(sub):
     r.add_argument('--out', required=True, help='the artifact directory to write')
     r.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
 
+# %% ../nbs/clients/20_cli.ipynb #ac8350bc
 def _labelled(a, path: str, multi_label: bool) -> tuple[list, list]:
     "The inputs (texts, or (text, text_pair) tuples) and raw labels of a labelled file, read with the command's column options."
     _training()                                         # reading labelled files is the training package's
@@ -349,10 +370,12 @@ def _labelled(a, path: str, multi_label: bool) -> tuple[list, list]:
     if not ex.texts: raise CLIError(f'{path}: no usable rows')
     return (ex.texts if ex.pairs is None else list(zip(ex.texts, ex.pairs))), ex.labels
 
+# %% ../nbs/clients/20_cli.ipynb #8990acd5
 def _out_dir(a) -> None:
     "Refuse an existing --out unless --overwrite is given, in the command's own words."
     if Path(a.out).exists() and not a.overwrite: raise CLIError(f'{a.out} exists: pass --overwrite to replace it')
 
+# %% ../nbs/clients/20_cli.ipynb #03138e9f
 def _cmd_runtime(a) -> int:
     from nlp_lib.inference.runtime import export_runtime
     _out_dir(a)
@@ -369,24 +392,18 @@ def _calibrate_parser(sub):
     c.add_argument('artifact', help=ARTIFACT_HELP)
     c.add_argument('valid', help='labelled validation file (TSV/CSV/JSONL/Parquet), not the training data')
     c.add_argument('--out', required=True, help='the artifact directory to write')
-    c.add_argument('--text-col', type=_column, help="text column (default: 'sentence', or 0 with --no-header)")
-    c.add_argument('--label-col', type=_column, help="label column (default: 'label', or 1 with --no-header)")
-    c.add_argument('--no-header', action='store_true', help='the first line is data (TSV, CSV)')
-    c.add_argument('--text-pair-col', type=_column, help='a text-pair model: the column of the second text')
-    c.add_argument('--label-delim', help="a multi-label model: the label column holds label sets joined by this, e.g. ','")
+    _labelled_args(c)
     c.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
 
+# %% ../nbs/clients/20_cli.ipynb #65eac6d5
 def _cmd_calibrate(a) -> int:
     from nlp_lib.inference.processor import Processor
     _out_dir(a)
     proc = Processor.load(a.artifact)
     inputs, raw = _labelled(a, a.valid, proc.multi_label)
     from nlp_lib.training.calibrate import calibrate
-    import numpy as np
-    if proc.multi_label:
-        targets = np.zeros((len(raw), len(proc.labels.raw)), dtype=np.int64)
-        for i, ids in enumerate(proc.labels.encode_sets(raw)): targets[i, ids] = 1
-    else: targets = proc.labels.encode(raw)
+    from nlp_lib.sample import multi_hot
+    targets = multi_hot(proc.labels.encode_sets(raw), len(proc.labels.raw)) if proc.multi_label else proc.labels.encode(raw)
     cal, rec = calibrate(proc, inputs, targets)
     out = cal.save(a.out, overwrite=a.overwrite)
     t = rec['temperature']
@@ -402,6 +419,7 @@ def _lines(path: str) -> list[tuple[int, str]]:
     src = sys.stdin if path == '-' else open(path, encoding='utf-8')
     with src: return [(n, l.rstrip('\n')) for n, l in enumerate(src, 1) if l.strip()]
 
+# %% ../nbs/clients/20_cli.ipynb #71d6bda3
 def _inputs(a, lines: list[tuple[int, str]], pair: bool) -> list:
     "What `predict` classifies: texts (arguments, then lines), or for a text-pair model `(text, text_pair)` tuples (--pair, then TAB-separated lines)."
     if not pair:
@@ -420,6 +438,7 @@ def _line(s) -> str:
     head = f'{s.label}\t{s.score:.4f}' if s.labels is None else ', '.join(f'{l.label} {l.score:.4f}' for l in s.labels) or '(none)'
     return '\t'.join([head, s.text] + ([s.text_pair] if s.text_pair is not None else []))
 
+# %% ../nbs/clients/20_cli.ipynb #07b5687c
 def _predict_table(a) -> int:
     "`predict --file TABLE --out FILE`: `batch.predict_file`, streaming; the text column found by name when not given."
     if not a.file or a.file == '-' or a.texts or a.pair: raise CLIError('--out classifies a table file: give it as --file (TSV/CSV/JSONL/Parquet), and no texts or --pair')
@@ -435,6 +454,7 @@ def _predict_table(a) -> int:
     print(f'{n:,} predictions: {a.out}')
     return 0
 
+# %% ../nbs/clients/20_cli.ipynb #e658c7ed
 def _cmd_predict(a) -> int:
     from nlp_lib.inference.processor import Processor
     if a.out: return _predict_table(a)

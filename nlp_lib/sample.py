@@ -31,6 +31,7 @@ def _as_array(v, kind: str, ndim: int, dtype: str) -> np.ndarray:
     if arr.ndim != ndim: raise ValueError(f"expected a {ndim}-D array, got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=dtype)
 
+# %% ../nbs/00_sample.ipynb #3b667c7f
 def _array_json(a: np.ndarray) -> dict:
     return {'dtype': str(a.dtype), 'shape': list(a.shape), 'data': a.tolist()}
 
@@ -126,6 +127,7 @@ def _unvalidated(cls, values: dict, given) -> BaseModel:
 
 _EMPTY = dict.fromkeys(TextSample.model_fields) | {'abstained': False}
 
+# %% ../nbs/00_sample.ipynb #6dbc916d
 @patch(cls_method=True)
 def trusted(cls: TextSample,
             **fields,  # `TextSample` field values, stored as given (unset fields keep their defaults)
@@ -136,6 +138,7 @@ def trusted(cls: TextSample,
     d.update(fields)
     return _unvalidated(cls, d, fields)
 
+# %% ../nbs/00_sample.ipynb #d7093b67
 @patch(cls_method=True)
 def trusted(cls: LabelScore,
             label: str,    # the class label
@@ -151,6 +154,7 @@ def trusted(cls: LabelScore,
 
 _PAIR_SET = {'label', 'score'}   # the fields-set of every trusted pair, shared: both fields are set, so pydantic never adds to it (one object less per pair)
 
+# %% ../nbs/00_sample.ipynb #46ea0cdb
 @patch
 def fill(self: TextSample,
          **fields,  # `TextSample` field values to set, stored as given (no validation)
@@ -189,6 +193,7 @@ def pad_ids(ids: Sequence[np.ndarray],  # 1-D int token-id arrays, one per row (
     lengths = torch.from_numpy(lens)
     return Batch(torch.from_numpy(out), lengths, torch.arange(out.shape[1])[None] < lengths[:, None])
 
+# %% ../nbs/00_sample.ipynb #eb711613
 def multi_hot(sets: Sequence[Sequence[int]],  # one list of class ids per row (a list may be empty)
               n_classes: int,                # number of classes C
              ) -> np.ndarray:                # (N, C) float32, 1 where the row holds the class
@@ -199,6 +204,7 @@ def multi_hot(sets: Sequence[Sequence[int]],  # one list of class ids per row (a
         out[i, list(ids)] = 1
     return out
 
+# %% ../nbs/00_sample.ipynb #ca7af5f6
 def collate(samples: Sequence[TextSample],  # samples with `input_ids` set (at least one)
             pad_id: int = 0,                  # id written into the padding positions
             min_len: int = 1,                 # minimum width T of the batch, even if every sample is shorter

@@ -32,6 +32,7 @@ class ArchParams(BaseModel):
 
 DERIVED_PARAMS = frozenset(ArchParams.model_fields)   # set from the data by whoever builds the model, never by a config
 
+# %% ../../nbs/inference/05_architectures.ipynb #354847ed
 class TextClassifier(nn.Module):
     "Base class: `encoder` maps `(input_ids, lengths)` to features `(B, D)`, `head` maps features to logits."
     Params: ClassVar[type[ArchParams]] = ArchParams
@@ -77,6 +78,7 @@ def length_mask(lengths: torch.Tensor,  # (B,) int number of real positions per 
     "(B, width) bool mask, True where the position is inside the text."
     return torch.arange(width, device=lengths.device)[None] < lengths[:, None]
 
+# %% ../../nbs/inference/05_architectures.ipynb #8b00ba1d
 def masked_mean(x: torch.Tensor,     # (B, T, D) values per position
                 mask: torch.Tensor,  # (B, T) bool, True on the positions to average
                ) -> torch.Tensor:    # (B, D)
@@ -84,12 +86,14 @@ def masked_mean(x: torch.Tensor,     # (B, T, D) values per position
     m = mask.to(x.dtype)
     return torch.bmm(m.unsqueeze(1), x).squeeze(1) / m.sum(1, keepdim=True).clamp(min=1)   # one batched product, no masked copy of x
 
+# %% ../../nbs/inference/05_architectures.ipynb #03bd099a
 def masked_max(x: torch.Tensor,     # (B, T, D) values per position
                mask: torch.Tensor,  # (B, T) bool, True on the positions to take the max over
               ) -> torch.Tensor:    # (B, D)
     "Max of `x` (B, T, D) over real positions; zeros for an empty text."
     return torch.where(mask.unsqueeze(-1), x, float('-inf')).amax(1).nan_to_num(0., neginf=0.)
 
+# %% ../../nbs/inference/05_architectures.ipynb #c379eb98
 def embedding(num: int,                       # rows: the vocabulary size
               dim: int,                       # the embedding size
               padding_idx: int | None = None, # the row that stays zero and gets no gradient
@@ -106,6 +110,7 @@ class FastTextParams(ArchParams):
     bigram_buckets: int = Field(100_000, ge=0)   # 0 disables bigrams
     dropout: float = Field(0.2, ge=0, lt=1)      # dropout on the pooled embedding, in [0, 1)
 
+# %% ../../nbs/inference/05_architectures.ipynb #cdd912f9
 class _BagEncoder(nn.Module):
     def __init__(self, p: FastTextParams):
         super().__init__()
@@ -120,6 +125,7 @@ class _BagEncoder(nn.Module):
             vecs, m = torch.cat([vecs, self.bigrams(h)], 1), torch.cat([mask, mask[:, 1:]], 1)
         return self.drop(masked_mean(vecs, m))
 
+# %% ../../nbs/inference/05_architectures.ipynb #dd1cce69
 @architectures.register('nlp_lib.FastText.v1')
 class FastText(TextClassifier):
     "Mean of word and hashed-bigram embeddings, then a linear layer."
@@ -138,6 +144,7 @@ class SWEMParams(ArchParams):
     hidden: int = Field(256, ge=0)       # 0: a linear head
     dropout: float = Field(0.5, ge=0, lt=1)  # dropout on the pooled features and in the MLP, in [0, 1)
 
+# %% ../../nbs/inference/05_architectures.ipynb #a2114d9e
 class _PoolEncoder(nn.Module):
     def __init__(self, p: SWEMParams):
         super().__init__()
@@ -147,6 +154,7 @@ class _PoolEncoder(nn.Module):
         mask, x = length_mask(lengths, ids.shape[1]), self.emb(ids)
         return self.drop(torch.cat([masked_mean(x, mask), masked_max(x, mask)], 1))
 
+# %% ../../nbs/inference/05_architectures.ipynb #89fb2f16
 class _MLPHead(nn.Module):
     "Features → logits through one hidden layer (or straight, when `hidden` is 0)."
     def __init__(self, in_features: int, hidden: int, n_classes: int, dropout: float):
@@ -156,6 +164,7 @@ class _MLPHead(nn.Module):
                     if hidden else nn.Linear(in_features, n_classes))
     def forward(self, x): return self.net(x)
 
+# %% ../../nbs/inference/05_architectures.ipynb #9cf82b2f
 @architectures.register('nlp_lib.SWEM.v1')
 class SWEM(TextClassifier):
     "Mean- and max-pooled word embeddings, then an MLP."
@@ -175,6 +184,7 @@ class TextCNNParams(ArchParams):
     kernel_sizes: list[int] = Field([3, 4, 5], min_length=1, max_length=16)  # convolution widths, in tokens; one convolution each (at most 16)
     dropout: float = Field(0.5, ge=0, lt=1)  # dropout on the pooled features, in [0, 1)
 
+# %% ../../nbs/inference/05_architectures.ipynb #d81c6461
 class _ConvEncoder(nn.Module):
     def __init__(self, p: TextCNNParams):
         super().__init__()
@@ -194,6 +204,7 @@ class _ConvEncoder(nn.Module):
             pooled.append(masked_max(h, valid))
         return self.drop(torch.cat(pooled, 1))
 
+# %% ../../nbs/inference/05_architectures.ipynb #9299f4b7
 @architectures.register('nlp_lib.TextCNN.v1')
 class TextCNN(TextClassifier):
     "Convolutions of several widths over word embeddings, max-pooled over time, then a linear layer."
@@ -213,6 +224,7 @@ class BiGRUParams(ArchParams):
     n_layers: int = Field(1, ge=1, le=32)  # stacked GRU layers (at most 32)
     dropout: float = Field(0.3, ge=0, lt=1)  # dropout on the pooled features (and between GRU layers), in [0, 1)
 
+# %% ../../nbs/inference/05_architectures.ipynb #e10837d7
 class _GRUEncoder(nn.Module):
     def __init__(self, p: BiGRUParams):
         super().__init__()
@@ -230,6 +242,7 @@ class _GRUEncoder(nn.Module):
         mask = length_mask(lengths, ids.shape[1])
         return self.drop(torch.cat([masked_max(out, mask), masked_mean(out, mask)], 1))
 
+# %% ../../nbs/inference/05_architectures.ipynb #0cfb6fe4
 @architectures.register('nlp_lib.BiGRU.v1')
 class BiGRU(TextClassifier):
     "Bidirectional GRU over word embeddings, max- and mean-pooled, then a linear layer."
@@ -248,8 +261,10 @@ class MemberSpec(BaseModel):
     name: str                                             # a registered architecture name (not an ensemble)
     params: dict[str, Any] = Field(default_factory=dict)  # its own hyper-parameters, without `vocab_size`, `n_classes`, `pad_id`
 
+# %% ../../nbs/inference/05_architectures.ipynb #ca0bd661
 def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(name='nlp_lib.BiGRU.v1')]   # the SST-2 recipe
 
+# %% ../../nbs/inference/05_architectures.ipynb #535dba84
 class EnsembleParams(ArchParams):
     "Members of `nlp_lib.Ensemble.v1`: each an architecture name with its own parameters."
     members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1, max_length=16)  # 1 to 16; default: two BiGRUs
@@ -264,6 +279,7 @@ class EnsembleParams(ArchParams):
             if derived: raise ValueError(f'member {m.name}: {sorted(derived)} come from the ensemble, not from its members')
         return v
 
+# %% ../../nbs/inference/05_architectures.ipynb #cbbc8fe6
 class _EnsembleEncoder(nn.Module):
     "The members' encoders side by side; the features are their concatenation."
     def __init__(self, encoders):
@@ -271,6 +287,7 @@ class _EnsembleEncoder(nn.Module):
         self.members = nn.ModuleList(encoders)
     def forward(self, ids, lengths): return torch.cat([e(ids, lengths) for e in self.members], 1)
 
+# %% ../../nbs/inference/05_architectures.ipynb #3bdf6140
 class _EnsembleHead(nn.Module):
     "Each member's head on its own slice of the features: stacked logits in training, log mean probability in evaluation."
     def __init__(self, heads, sizes, multi_label: bool = False):
@@ -284,6 +301,7 @@ class _EnsembleHead(nn.Module):
         if self.multi_label: return torch.logit(torch.sigmoid(logits.float()).mean(0), eps=1e-7)   # sigmoid of it: the mean probability per label
         return torch.logsumexp(F.log_softmax(logits.float(), -1), 0) - math.log(len(self.members))
 
+# %% ../../nbs/inference/05_architectures.ipynb #b660ace6
 @architectures.register('nlp_lib.Ensemble.v1')
 class Ensemble(TextClassifier):
     "Members trained side by side, each on its own loss; predicts the mean of their probabilities (as log-probabilities)."
@@ -340,6 +358,7 @@ def _ngrams(x: torch.Tensor, lengths: torch.Tensor, n: int, base: int, n_special
     for k in range(1, n): g, m = g * base + x[:, k:x.shape[1] - n + 1 + k], m & ok[:, k:x.shape[1] - n + 1 + k]
     return g, m
 
+# %% ../../nbs/inference/05_architectures.ipynb #cfa657be
 def lexical_overlap(a: torch.Tensor, al: torch.Tensor,   # (B, Ta) ids of the first texts, their lengths
                     b: torch.Tensor, bl: torch.Tensor,   # (B, Tb) ids of the second texts, their lengths
                     n_special: int = 3,                  # ids below this never match
@@ -426,6 +445,7 @@ class NumpyRunner:
         finally: _blas_local(prev)
     def forward(self, ids: Sequence[np.ndarray]) -> np.ndarray: raise NotImplementedError
 
+# %% ../../nbs/inference/05_architectures.ipynb #cd9d10ce
 def _find_blas_local():
     "OpenBLAS's `openblas_set_num_threads_local` from the library numpy loaded (its wheels bundle one), or None for another BLAS."
     import ctypes, glob, os
@@ -440,21 +460,25 @@ def _find_blas_local():
 
 _blas_local = _find_blas_local()
 
+# %% ../../nbs/inference/05_architectures.ipynb #5a368b22
 @patch
 def numpy_runner(self: TextClassifier) -> NumpyRunner | None:
     "A `NumpyRunner` for this model when its architecture has one and its weights are float32 on the CPU; else None (torch only)."
     return None
 
+# %% ../../nbs/inference/05_architectures.ipynb #4a14d147
 def _cpu_fp32(m: nn.Module) -> bool:
     "Float32 weights on the CPU, made outside inference mode (such tensors count their in-place changes)."
     return all(p.device.type == 'cpu' and p.dtype == torch.float32 and not p.is_inference() for p in m.parameters())
 
+# %% ../../nbs/inference/05_architectures.ipynb #d167ce6c
 def _linear(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     "`x @ w.T + b`, what `nn.Linear` computes."
     out = x @ w.T
     out += b
     return out
 
+# %% ../../nbs/inference/05_architectures.ipynb #6c26cada
 def _padded(ids: Sequence[np.ndarray], fill: int) -> tuple[np.ndarray, np.ndarray]:
     "The id arrays right-padded with `fill` into one (N, T) array (T at least 1), and their lengths."
     lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
@@ -489,9 +513,11 @@ class _SWEMNumpy(NumpyRunner):
             if i < len(self.layers) - 1: np.maximum(feats, 0, out=feats)       # ReLU (dropout is off in evaluation)
         return feats
 
+# %% ../../nbs/inference/05_architectures.ipynb #8d5652c6
 @patch
 def numpy_runner(self: SWEM) -> NumpyRunner | None: return _SWEMNumpy(self) if _cpu_fp32(self) else None
 
+# %% ../../nbs/inference/05_architectures.ipynb #71b31491
 class _FastTextNumpy(NumpyRunner):
     "`FastText.v1` in numpy: the mean of the real words' and hashed bigrams' vectors, then the linear layer."
     max_batch = 16
@@ -506,6 +532,7 @@ class _FastTextNumpy(NumpyRunner):
             rows.append(v / np.float32(max(2 * len(a) - 1 if self.buckets else len(a), 1)))   # L words and L - 1 bigrams
         return _linear(np.stack(rows), w['head.weight'], w['head.bias'])
 
+# %% ../../nbs/inference/05_architectures.ipynb #c76265ef
 @patch
 def numpy_runner(self: FastText) -> NumpyRunner | None: return _FastTextNumpy(self) if _cpu_fp32(self) else None
 
@@ -566,5 +593,6 @@ class _BiGRUNumpy(NumpyRunner):
             feats = np.concatenate([mx, np.where(real, x, 0).sum(1) / np.maximum(lens, 1)[:, None].astype(np.float32)], 1)
         return _linear(feats, self.w['head.weight'], self.w['head.bias'])
 
+# %% ../../nbs/inference/05_architectures.ipynb #17dc0ddd
 @patch
 def numpy_runner(self: BiGRU) -> NumpyRunner | None: return _BiGRUNumpy(self) if _cpu_fp32(self) else None

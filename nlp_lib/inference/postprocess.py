@@ -34,6 +34,7 @@ def to_columns(samples: Sequence[TextSample],  # samples after the model (with `
     cols['abstained'] = np.array([s.abstained for s in samples], dtype=bool)
     return cols
 
+# %% ../../nbs/inference/04_postprocess.ipynb #59e30241
 def _value(f: str, v):
     "A column entry as a sample field value: the missing-value marker of an id or a score becomes `None`."
     if f == 'label_id': return None if v == _MISSING[f] else int(v)
@@ -41,6 +42,7 @@ def _value(f: str, v):
     if f == 'abstained': return bool(v)
     return v
 
+# %% ../../nbs/inference/04_postprocess.ipynb #802aa4c0
 def column_values(cols: dict,             # post-processing columns, as `to_columns` makes them
                   i: int,                 # the row
                   fields: Sequence[str],  # the field names wanted; those without a column are left out
@@ -48,6 +50,7 @@ def column_values(cols: dict,             # post-processing columns, as `to_colu
     "Row `i` of `cols` as sample field values (a missing id or score becomes `None`)."
     return {f: _value(f, cols[f][i]) for f in fields if f in cols}
 
+# %% ../../nbs/inference/04_postprocess.ipynb #7b45b59a
 def column_lists(cols: dict,             # post-processing columns, as `to_columns` makes them
                  n: int,                 # number of rows
                  fields: Sequence[str],  # the field names wanted, in the order of the result
@@ -60,6 +63,7 @@ def column_lists(cols: dict,             # post-processing columns, as `to_colum
         else: out.append(cols[f])
     return out
 
+# %% ../../nbs/inference/04_postprocess.ipynb #4c6da001
 def _array_values(f: str, v) -> list:
     "An id, score or abstained column as field values: `tolist` gives the Python ints, floats and bools; missing markers (if any) become `None`."
     if not isinstance(v, np.ndarray): return [_value(f, x) for x in v]
@@ -69,6 +73,7 @@ def _array_values(f: str, v) -> list:
     else: ok = v.dtype.kind == 'f' and not any(map(math.isnan, vals))
     return vals if ok else [_value(f, x) for x in vals]
 
+# %% ../../nbs/inference/04_postprocess.ipynb #d672d391
 class PostTransform(Transform):
     "A post-processing step: `apply_batch(cols)` reads and writes columns of N rows; `apply(sample)` runs it on one row."
     def apply_batch(self,
@@ -82,6 +87,7 @@ class PostTransform(Transform):
         self.apply_batch(cols)
         for f, v in column_values(cols, 0, self.writes).items(): setattr(s, f, v)
 
+# %% ../../nbs/inference/04_postprocess.ipynb #a338a202
 def _need(cols, field, step, hint):
     if field not in cols: raise ValueError(f'{step} needs {field}: {hint}')
     return cols[field]
@@ -102,6 +108,7 @@ class Softmax(PostTransform):
         z /= z.sum(1, keepdims=True)
         cols['probs'] = z.astype(np.float32)
 
+# %% ../../nbs/inference/04_postprocess.ipynb #2df25190
 @transforms.register('nlp_lib.Sigmoid.v1')
 class Sigmoid(PostTransform):
     "Independent per-label probabilities for multi-label tasks: `probs = sigmoid(logits / temperature)`, one temperature for all labels or one per label."
@@ -165,6 +172,7 @@ class LabelMap(PostTransform):
         cols['label'] = list(map(self.labels.__getitem__, i.tolist()))
         if self.multi_label: cols['labels'] = _label_sets(p, np.full(p.shape[1], self.threshold), self.labels)
 
+# %% ../../nbs/inference/04_postprocess.ipynb #72ac3e41
 def _label_sets(p: np.ndarray, t: np.ndarray, names: list[str]) -> list[list[LabelScore]]:
     "Per row of `p` (N, C): every class whose probability reaches its threshold in `t` (C,), with its probability, best first."
     mk, out = LabelScore.trusted, []

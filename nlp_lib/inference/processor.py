@@ -42,6 +42,7 @@ def default_preprocess(max_len: int = 256,                # keep at most this ma
     num = Numericalize(min_freq=min_freq, max_size=max_vocab, specials=specials)
     return [Normalize(), CleanupV3(), CaseFold(), Tokenize(kind=tokenizer, pair=pair), num, Truncate(max_len=max_len, sep_id=num.sep_id)]
 
+# %% ../../nbs/inference/07_processor.ipynb #4f756ee6
 def default_postprocess(labels: Sequence[str],          # display names, in class-id order
                         top_k: int = 3,                 # how many best labels to list in `top_k` (capped at the number of labels)
                         min_score: float | None = None, # abstain when the top probability is below this, in [0, 1]; None: never abstain
@@ -113,8 +114,10 @@ def _not_texts(texts) -> TypeError | None:
     if isinstance(texts, (bytes, bytearray, memoryview, Mapping)) or not isinstance(texts, Iterable):
         return TypeError(f'expected text (str), a TextSample or an iterable of them, got {type(texts).__name__}: {texts!r:.60}')
 
+# %% ../../nbs/inference/07_processor.ipynb #c675d45d
 def _is_pair(t) -> bool: return isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, str) for x in t)
 
+# %% ../../nbs/inference/07_processor.ipynb #221c1aa0
 def _check_inputs(texts, offset: int = 0) -> list:
     if isinstance(texts, (str, TextSample)) or _is_pair(texts): return [texts]
     if (e := _not_texts(texts)) is not None: raise e
@@ -124,19 +127,23 @@ def _check_inputs(texts, offset: int = 0) -> list:
             raise TypeError(f'expected text (str), a (text, text_pair) tuple of two str or a TextSample at position {offset + i}, got {type(t).__name__}: {t!r:.60}')
     return items
 
+# %% ../../nbs/inference/07_processor.ipynb #a81c5364
 def _as_sample(t) -> TextSample:
     if isinstance(t, TextSample): return t
     return TextSample.trusted(text=t[0], text_pair=t[1]) if isinstance(t, tuple) else TextSample.trusted(text=t)
 
+# %% ../../nbs/inference/07_processor.ipynb #bf594d48
 def _as_samples(texts, offset: int = 0) -> list[TextSample]:
     return [_as_sample(t) for t in _check_inputs(texts, offset)]
 
+# %% ../../nbs/inference/07_processor.ipynb #8a15c203
 def _split_pairs(items: list) -> tuple[list[str], list[str] | None]:
     "Texts, and second texts (None when no item is a pair) of checked input items."
     texts = [t if isinstance(t, str) else t[0] if isinstance(t, tuple) else t.text for t in items]
     pairs = [None if isinstance(t, str) else t[1] if isinstance(t, tuple) else t.text_pair for t in items]
     return texts, (None if all(p is None for p in pairs) else pairs)
 
+# %% ../../nbs/inference/07_processor.ipynb #15be5cde
 def batch_ids(transforms: Sequence[Transform],    # fitted pre-processing steps
               texts: Sequence[str],               # raw texts
               pairs: Sequence[str] | None = None, # the second text of each pair, for a pair pre-processing
@@ -147,6 +154,7 @@ def batch_ids(transforms: Sequence[Transform],    # fitted pre-processing steps
     for t in transforms: t.apply_batch(cols)
     return cols['input_ids']
 
+# %% ../../nbs/inference/07_processor.ipynb #1c2c2d21
 def apply_preprocess(transforms: Sequence[Transform],  # fitted pre-processing steps, run in order
                      texts,                            # a string or `TextSample`, or a sequence of them
                      debug: bool = False,              # run per sample and record each step in `trace`
@@ -163,6 +171,7 @@ def apply_preprocess(transforms: Sequence[Transform],  # fitted pre-processing s
         for t in transforms: t(s, trace=debug)
     return samples
 
+# %% ../../nbs/inference/07_processor.ipynb #ebb6111e
 def fit_preprocess(transforms: Sequence[Transform],  # steps to fit, in order; those without `fit` are only applied
                    texts,                            # training texts: a string or `TextSample`, or a sequence of them
                   ) -> list[TextSample]:
@@ -210,6 +219,7 @@ def preprocess(self: Processor,
     "Text → model input: `apply_preprocess` with this processor's steps."
     return apply_preprocess(self.pre, texts, debug=debug)
 
+# %% ../../nbs/inference/07_processor.ipynb #241e6078
 @patch
 def _logits(self: Processor, ids: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
     "The model's output `(N, C)` for the id arrays `ids`, in their order, from `runtime` when one is set; batches hold texts of similar length, so they pad little."
@@ -224,6 +234,7 @@ def _logits(self: Processor, ids: Sequence[np.ndarray], batch_size: int) -> np.n
                         else self.runtime(b.input_ids.numpy(), b.lengths.numpy()))
     return out
 
+# %% ../../nbs/inference/07_processor.ipynb #fe780c41
 @patch
 def _forward(self: Processor, samples: list[TextSample], batch_size: int = 64) -> list[TextSample]:
     "Run the model on `samples` in batches of similar length; write `logits` back in place."
@@ -253,6 +264,7 @@ def _post_columns(self: Processor, logits: np.ndarray, trace: Sequence[TextSampl
                 s.trace.append(TraceStep.model_construct(step=t.type_name, config=dict(cfg), output=out))
     return cols
 
+# %% ../../nbs/inference/07_processor.ipynb #0e975dea
 def _build(texts: Sequence[str], ids: Sequence, cols: dict, pairs: Sequence[str] | None = None) -> list[TextSample]:
     "One result `TextSample` per text (per pair), built once from the result columns: what `TextSample.trusted` makes, without a keyword call per result."
     n, out = len(texts), []
@@ -266,6 +278,7 @@ def _build(texts: Sequence[str], ids: Sequence, cols: dict, pairs: Sequence[str]
         out.append(s)
     return out
 
+# %% ../../nbs/inference/07_processor.ipynb #8385248c
 @patch
 def postprocess(self: Processor,
                 samples: list[TextSample],  # samples with `logits` set
@@ -294,6 +307,7 @@ def _check_shape(self: Processor, items: list, offset: int = 0) -> tuple[list[st
         raise ValueError(f'this model classifies single texts: position {offset + i} is a text pair; give one text (str)')
     return texts, pairs
 
+# %% ../../nbs/inference/07_processor.ipynb #3c25d27a
 @patch
 def _runner(self: Processor):
     "The model's `NumpyRunner` while it is valid (a new one when the model or its weights changed), or None: the architecture has none, the model is training, or a `runtime` runs it."
@@ -302,6 +316,7 @@ def _runner(self: Processor):
     if r is None or r.model is not self.model or not r.valid(): r = self._numpy_runner = self.model.numpy_runner()
     return r
 
+# %% ../../nbs/inference/07_processor.ipynb #15845d79
 @patch
 def _model_logits(self: Processor, ids: Sequence[np.ndarray], batch_size: int) -> np.ndarray:
     "The logits `(N, C)` of the id arrays `ids`: from the model's numpy runner when the batches are small enough for it to be faster, else `_logits`."
@@ -316,6 +331,7 @@ def _model_logits(self: Processor, ids: Sequence[np.ndarray], batch_size: int) -
         out[idx] = r([ids[i] for i in idx])
     return out
 
+# %% ../../nbs/inference/07_processor.ipynb #0da3d73d
 @patch
 def _predict_chunk(self: Processor, items: list, batch_size: int, debug: bool, offset: int = 0) -> list[TextSample]:
     texts, pairs = self._check_shape(items, offset)
@@ -352,6 +368,7 @@ def predict(self: Processor,
     "Classify `texts` (strings or `TextSample`s); results in input order. `debug` keeps every intermediate step."
     return list(self.stream(texts, batch_size, debug))
 
+# %% ../../nbs/inference/07_processor.ipynb #15e57365
 @patch
 def __call__(self: Processor, text, debug: bool = False) -> TextSample:
     "Classify one text."
@@ -367,15 +384,18 @@ GOLDEN_TEXTS = ('a gripping, beautifully acted film that stays with you', 'the p
 class SelfCheckError(ArtifactError):
     "A loaded processor does not reproduce the outputs saved with it in `selfcheck.json`."
 
+# %% ../../nbs/inference/07_processor.ipynb #4081943d
 class SelfCheckWarning(UserWarning):
     "`Processor.load(..., self_check='warn')` found outputs that differ from the saved ones."
 
+# %% ../../nbs/inference/07_processor.ipynb #35273990
 def _environment() -> dict[str, str]:
     return {'nlp_lib': nlp_lib.__version__, 'torch': torch.__version__, 'numpy': np.__version__,
             'python': platform.python_version(), 'machine': platform.machine()}
 
 GOLDEN_PAIRS = tuple(zip(GOLDEN_TEXTS, GOLDEN_TEXTS[1:] + GOLDEN_TEXTS[:1]))   # each golden text with the next one
 
+# %% ../../nbs/inference/07_processor.ipynb #8f6964b6
 @patch
 def golden_record(self: Processor,
                   texts: Sequence | None = None,  # the inputs to record: texts, or (text, text_pair) tuples; None: `GOLDEN_TEXTS` (`GOLDEN_PAIRS` for a pair processor)
@@ -388,6 +408,7 @@ def golden_record(self: Processor,
             'cases': [{**case(t), 'input_ids': [int(i) for i in s.input_ids], 'label': r.label, 'probs': [float(p) for p in r.probs]}
                       for t, s, r in zip(texts, self.preprocess(texts), res)]}
 
+# %% ../../nbs/inference/07_processor.ipynb #366ded7e
 @patch
 def self_check(self: Processor,
                record: dict,        # a `golden_record`, e.g. an artifact's `selfcheck.json`
@@ -428,6 +449,7 @@ def save(self: Processor,
     "Write this processor to `directory` as JSON configs, JSON transform state, safetensors weights and the self-check record."
     return write_artifact(directory, self.artifact_files(golden), overwrite=overwrite)
 
+# %% ../../nbs/inference/07_processor.ipynb #d9bb9778
 @patch
 def artifact_files(self: Processor,
                    golden: Sequence | None = None,  # as in `save`
@@ -467,16 +489,19 @@ def _build_transforms(cfgs, files, prefix) -> list[Transform]:
         out.append(t)
     return out
 
+# %% ../../nbs/inference/07_processor.ipynb #dfa5be1d
 def _labels(cfg) -> Labels:
     "The label vocabulary of an artifact's config; artifacts written before `Labels` kept display names in `labels` and raw labels in `meta`."
     labels = cfg.get('labels')
     if isinstance(labels, list): return Labels(raw=(cfg.get('meta') or {}).pop('raw_labels', labels), names=labels)
     return Labels.model_validate(labels)
 
+# %% ../../nbs/inference/07_processor.ipynb #70f90c43
 def _tensor_bytes(m: torch.nn.Module) -> int:
     seen = {id(t): t for t in chain(m.parameters(), m.buffers())}
     return sum(t.numel() * t.element_size() for t in seen.values())
 
+# %% ../../nbs/inference/07_processor.ipynb #b8653f11
 def _build_checked(cfg_path: Path, w_path: Path, arch, weights: bytes) -> TextClassifier:
     "The architecture `arch` (from `cfg_path`) describes, built on the meta device and compared with the header of the weights (from `w_path`) before any memory is allocated."
     if not isinstance(arch, dict) or not isinstance(arch.get('params', {}), dict):
@@ -502,6 +527,7 @@ def _build_checked(cfg_path: Path, w_path: Path, arch, weights: bytes) -> TextCl
     except RuntimeError as e: raise ArtifactError(w_path, f'weights do not fit {name}: {e}') from None
     return model
 
+# %% ../../nbs/inference/07_processor.ipynb #4d78c64b
 @patch(cls_method=True)
 def load(cls: Processor,
          directory,                                          # an artifact directory written by `save`, or its URI (`s3://…`, `file://…`, `models:/…`: `storage.resolve_artifact`)
@@ -515,12 +541,14 @@ def load(cls: Processor,
     files = read_artifact(directory, **({'max_bytes': max_bytes} if max_bytes is not None else {}))
     return cls.from_files(files, directory, self_check, atol)
 
+# %% ../../nbs/inference/07_processor.ipynb #10587241
 def _kind(cfg: dict, path: Path) -> type:
     "The class that rebuilds an artifact whose config is `cfg`: its `processor` entry (`nlp_lib.Processor.v1` when absent) in `processors`."
     name = cfg.get('processor', 'nlp_lib.Processor.v1')
     try: return processors.get(name)
     except RegistryError as e: raise ArtifactError(path, f'{e}: this nlp_lib cannot rebuild it') from None
 
+# %% ../../nbs/inference/07_processor.ipynb #79672d67
 @patch(cls_method=True)
 def from_files(cls: Processor,
                files: dict[str, bytes],   # an artifact's files (`read_artifact`: already checked against the manifest)
@@ -567,4 +595,3 @@ def from_files(cls: Processor,
             if self_check == 'error': raise SelfCheckError(path, msg)
             warnings.warn(f'{path}: {msg}', SelfCheckWarning, stacklevel=3 + bool(prefix))
     return proc
-

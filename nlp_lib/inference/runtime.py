@@ -92,6 +92,7 @@ def _tensors(graph):
     for s in graph.sparse_initializer: yield from (s.values, s.indices)
     for node in graph.node: yield from _node_tensors(node)
 
+# %% ../../nbs/inference/13_runtime.ipynb #bcc4a429
 def _node_tensors(node):
     for a in node.attribute:
         if a.HasField('t'): yield a.t
@@ -140,6 +141,7 @@ class _FirstApart(nn.Module):
         self.first, self.rest = copy.deepcopy(lin), lin
     def forward(self, x): return torch.cat([self.first(x[:, :1]), self.rest(x[:, 1:])], 1)
 
+# %% ../../nbs/inference/13_runtime.ipynb #d384693d
 def _first_apart(model: torch.nn.Module) -> torch.nn.Module:
     "A copy of `model` whose Transformer blocks run every linear layer on the first position (`[CLS]`) and on the other positions apart."
     m = copy.deepcopy(model).eval()

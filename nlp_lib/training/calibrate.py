@@ -26,9 +26,11 @@ def _binary_ece(p: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
     gap = np.abs(np.bincount(b, y, n_bins) - np.bincount(b, p, n_bins))       # per bin: |sum of outcomes − sum of forecasts|
     return float(gap.sum() / max(count.sum(), 1))
 
+# %% ../../nbs/training/24_calibrate.ipynb #c42fe789
 def _onehot(targets, n: int) -> np.ndarray:
     return np.eye(n)[np.asarray(targets, dtype=np.int64)]
 
+# %% ../../nbs/training/24_calibrate.ipynb #68844f56
 def calibration_scores(probs,                    # (N, C) probabilities: softmax, or per-label sigmoid with `multi_label`
                        targets,                  # (N,) class ids, or (N, C) 0/1 label sets with `multi_label`
                        multi_label: bool = False,
@@ -50,6 +52,7 @@ def _logits(p: np.ndarray, multi_label: bool) -> np.ndarray:
     q = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS if multi_label else 1)
     return np.log(q / (1 - q)) if multi_label else np.log(q)
 
+# %% ../../nbs/training/24_calibrate.ipynb #a6476135
 def fit_temperatures(probs,                 # (N, C) held-out probabilities
                      targets,               # (N,) class ids, or (N, C) 0/1 label sets with `multi_label`
                      multi_label: bool = False,
@@ -85,12 +88,14 @@ def _retemper(post: list, temps: np.ndarray, multi_label: bool) -> list:
         out.append(t)
     return out
 
+# %% ../../nbs/training/24_calibrate.ipynb #b43c6637
 def _check(proc):
     "Refuse what temperature scaling cannot calibrate: a cascade, or post-processing without a Softmax (Sigmoid) step."
     if type(proc) is not Processor: raise ValueError(f'{type(proc).__name__}: calibrate the processor of each member, then build the cascade')
     if not any(isinstance(t, Sigmoid if proc.multi_label else Softmax) for t in proc.post):
         raise ValueError(f"no {'Sigmoid' if proc.multi_label else 'Softmax'} step in the post-processing: nothing holds a temperature")
 
+# %% ../../nbs/training/24_calibrate.ipynb #3bce649b
 def temper(proc: Processor,   # a processor with a `Softmax` (single label) or `Sigmoid` + `LabelSet` (label sets) step
            probs,             # (N, C) its probabilities for held-out inputs
            targets,           # their class ids (N,), or 0/1 label sets (N, C) for a multi-label processor
@@ -101,12 +106,14 @@ def temper(proc: Processor,   # a processor with a `Softmax` (single label) or `
     probs, targets = np.asarray(probs, dtype=np.float64), np.asarray(targets)
     temps = fit_temperatures(probs, targets, ml)
     z = _logits(probs, ml) / temps                         # what the new Softmax / Sigmoid computes from the same logits
-    after = 1 / (1 + np.exp(-z)) if ml else np.exp(z - z.max(1, keepdims=True)) / np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True)
+    after = 1 / (1 + np.exp(-z)) if ml else np.exp(z - z.max(1, keepdims=True))
+    if not ml: after /= after.sum(1, keepdims=True)
     rec = {'temperature': temps.tolist() if ml else float(temps[0]), 'n': len(probs),
            'before': calibration_scores(probs, targets, ml), 'after': calibration_scores(after, targets, ml)}
     out = Processor(proc.pre, proc.model, _retemper(proc.post, temps, ml), proc.labels, {**proc.meta, 'calibration': rec}, runtime=proc.runtime)
     return out, rec
 
+# %% ../../nbs/training/24_calibrate.ipynb #032bb3cb
 def calibrate(proc: Processor,       # a processor with a `Softmax` (single label) or `Sigmoid` + `LabelSet` (label sets) step
               inputs,                # held-out texts (or (text, text_pair) tuples for a pair model)
               targets,               # their class ids (N,), or 0/1 label sets (N, C) for a multi-label processor

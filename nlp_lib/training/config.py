@@ -34,6 +34,7 @@ __all__ = ['PAIR_KEYS', 'INIT_FROM_FIXED', 'PreprocessConfig', 'ArchitectureConf
 class _Section(BaseModel):
     model_config = ConfigDict(extra='forbid', validate_assignment=True)
 
+# %% ../../nbs/training/16_config.ipynb #90c48294
 class PreprocessConfig(_Section):
     "How text becomes ids (the inference pre-processing, fitted on the training split)."
     max_len: int = Field(256, ge=1)
@@ -49,6 +50,7 @@ class PreprocessConfig(_Section):
 
 PAIR_KEYS = frozenset({'hidden', 'dropout', 'overlap'})   # what `architecture.pair` may set: the rest comes from the data and the pre-processing
 
+# %% ../../nbs/training/16_config.ipynb #9abeda0b
 class ArchitectureConfig(_Section):
     "A registered architecture and its hyper-parameters (vocabulary size, classes and padding id are derived from the data)."
     name: str = 'nlp_lib.BiGRU.v1'       # nlp_lib.Ensemble.v1 (two BiGRU.v1 members by default) is the slower option
@@ -84,6 +86,7 @@ class ArchitectureConfig(_Section):
                 raise ValueError('; '.join(f"{key}.{'.'.join(map(str, er['loc']))}: {er['msg']}" for er in e.errors())) from None
         return self
 
+# %% ../../nbs/training/16_config.ipynb #159b6c52
 class TrainerConfig(_Section):
     "The supervised trainer (and optional contrastive pre-training of the encoder first)."
     epochs: int = Field(3, ge=1)
@@ -99,6 +102,7 @@ class TrainerConfig(_Section):
     lazy_embeddings: bool = False              # embedding tables get row-sparse gradients and only the rows a batch uses are updated (`LazyAdamW`): a step no longer costs a pass over the whole table
     threads: int | None = Field(None, ge=1)    # torch threads for the run; None: torch's default (one per core). A small model trains fastest on 1: its operations are too small to split
 
+# %% ../../nbs/training/16_config.ipynb #ef5a1e17
 class PostprocessConfig(_Section):
     "How logits become results; `label_names` (raw label → display name), when set, replaces the dataset's own display names."
     label_names: dict[str, str] | None = None
@@ -113,6 +117,7 @@ class PostprocessConfig(_Section):
              ): return default_postprocess(labels.names, top_k=self.top_k, min_score=self.min_score, multi_label=labels.multi_label,
                                            threshold=self.threshold, thresholds=thresholds)
 
+# %% ../../nbs/training/16_config.ipynb #6f261dbd
 class ExportConfig(_Section):
     "How the run's artifact runs its model: `torch`, or ONNX Runtime in float (`onnx`) or with int8 weights (`onnx-int8`) — inference/13_runtime; the validation scores are the torch model's."
     runtime: Literal['torch', 'onnx', 'onnx-int8'] = 'torch'
@@ -177,6 +182,7 @@ class TrainConfig(_Section):
         if only_changes: d = _diff(d, TrainConfig().model_dump(mode='json'))
         return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
 
+# %% ../../nbs/training/16_config.ipynb #b3c7d09d
 @patch
 def _semi_fits(self: TrainConfig):
     "The semi-supervised trainer: single texts, no teacher, a strong view that is on; `compare_supervised` only with it."
@@ -189,6 +195,7 @@ def _semi_fits(self: TrainConfig):
     if s.unlabelled is None and self.data.labelled_limit is None: raise ValueError('semi.enabled: no unlabelled text: set semi.unlabelled=<file> or data.labelled_limit=N')
     if s.unlabelled is not None and not Path(s.unlabelled).expanduser().is_file(): raise ValueError(f'semi.unlabelled: {s.unlabelled!r} is not a file')
 
+# %% ../../nbs/training/16_config.ipynb #7e1d7126
 def _diff(d: dict, base: dict) -> dict:
     out = {}
     for k, v in d.items():
@@ -202,6 +209,7 @@ def _diff(d: dict, base: dict) -> dict:
 class ConfigError(ValueError):
     "A config that cannot be used; the message names each offending key."
 
+# %% ../../nbs/training/16_config.ipynb #c77d4fac
 def _format_errors(e: ValidationError, source: str = '') -> str:
     lines = []
     for er in e.errors():
@@ -211,6 +219,7 @@ def _format_errors(e: ValidationError, source: str = '') -> str:
         lines.append(f'  {key}: {msg}{got}')
     return f'invalid config{" in " + source if source else ""}:\n' + '\n'.join(lines)
 
+# %% ../../nbs/training/16_config.ipynb #b6244acb
 def parse_override(item: str,  # 'dotted.key=value', e.g. 'trainer.epochs=3'; an empty value is the empty string
                   ) -> tuple[list[str], Any]:  # the key path and the parsed value
     "`'trainer.epochs=3'` → `(['trainer', 'epochs'], 3)`; the value is read as YAML (numbers, booleans, lists, null)."
@@ -221,12 +230,14 @@ def parse_override(item: str,  # 'dotted.key=value', e.g. 'trainer.epochs=3'; an
     except yaml.YAMLError: v = value
     return key.strip().split('.'), v
 
+# %% ../../nbs/training/16_config.ipynb #ebe76524
 def _set(d: dict, path: list[str], value):
     for p in path[:-1]:
         if not isinstance(d.get(p), dict): d[p] = {}
         d = d[p]
     d[path[-1]] = value
 
+# %% ../../nbs/training/16_config.ipynb #dd3093b5
 def _merge(base: dict, new: dict) -> dict:
     for k, v in new.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict): _merge(base[k], v)

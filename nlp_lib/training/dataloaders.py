@@ -24,6 +24,7 @@ def _target(y):
     "A gold target as a sample holds it: a class id, or a label set's sorted class-id list."
     return None if y is None else sorted(int(i) for i in y) if isinstance(y, (list, tuple, np.ndarray)) else int(y)
 
+# %% ../../nbs/training/11_dataloaders.ipynb #435fb5a3
 def make_samples(texts: Sequence[str],                  # raw texts
                  targets: Sequence | None = None,       # class id of each text, or its label set as a list of class ids (multi-label); None: unlabelled
                  pairs: Sequence[str] | None = None,    # the second text of each pair; None: single texts
@@ -68,6 +69,7 @@ class SampleDataset:
 
 _A, _MA, _B, _MB, _ML, _MR = 0x43b0d7e5, 0x931e8875, 0x8b51f9dd, 0x58f38ded, 0xca01f9dd, 0x4973f715   # numpy's SeedSequence constants
 
+# %% ../../nbs/training/11_dataloaders.ipynb #558408a1
 def seed_words(seed: int,   # the run's seed
                epoch: int,  # the epoch
                n: int,      # indices 0 .. n-1
@@ -94,6 +96,7 @@ def seed_words(seed: int,   # the run's seed
     ok = np.array_equal(words[0], np.random.SeedSequence([seed, epoch, 0]).generate_state(4, np.uint64))
     return words if ok else None
 
+# %% ../../nbs/training/11_dataloaders.ipynb #eab48ce5
 class _SeedWords:
     "Precomputed seed words, in place of a `SeedSequence` (PCG64 only asks for `generate_state(4, np.uint64)`)."
     def __init__(self, words): self.words = words

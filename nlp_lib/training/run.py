@@ -52,8 +52,10 @@ class RunResult:
     metrics: dict[str, Any]
     trainer: SupervisedTrainer | None = field(default=None, repr=False)
 
+# %% ../../nbs/training/18_run.ipynb #56d0ad2a
 def _peak_rss_mb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+# %% ../../nbs/training/18_run.ipynb #0d5ee75f
 @contextlib.contextmanager
 def epoch_lines(learn,     # the fastai `Learner` being fitted
                 out=None,  # a text stream to write the lines to; None: `sys.stdout`
@@ -69,10 +71,12 @@ def epoch_lines(learn,     # the fastai `Learner` being fitted
         try: yield
         finally: learn.logger = old
 
+# %% ../../nbs/training/18_run.ipynb #b396cfc1
 def _live_output() -> bool:
     "A terminal or a Jupyter kernel's output: where a live progress bar redraws in place."
     return sys.stdout.isatty() or type(sys.stdout).__module__.startswith('ipykernel')
 
+# %% ../../nbs/training/18_run.ipynb #16608c88
 def _quiet(learn, progress: bool) -> contextlib.ExitStack:
     "Without `progress`: no progress bars or epoch tables. With it: fastai's live bars on a terminal, one line per epoch elsewhere (logs, CI)."
     stack = contextlib.ExitStack()
@@ -115,6 +119,7 @@ def data_record(cfg: TrainConfig,  # the run's config (for `architecture.word_ve
             'n_train': len(data.train_texts), 'n_valid': len(data.valid_texts),
             'labels': data.labels.model_dump(), 'bad_rows': data.bad_rows.model_dump(mode='json')}
 
+# %% ../../nbs/training/18_run.ipynb #803345c9
 def load_run_data(cfg: TrainConfig,           # the run's config: `data` says what to read, `postprocess.label_names` overrides display names
                   run: RunDir | None = None,  # run directory to write `data.json` in; None: nothing written
                  ) -> DataBundle:
@@ -128,6 +133,7 @@ def uses_unlabelled(cfg: TrainConfig) -> bool:
     "Does the run learn from unlabelled text (the semi-supervised trainer, or contrastive pre-training)?"
     return cfg.semi.enabled or cfg.trainer.pretrain_epochs > 0
 
+# %% ../../nbs/training/18_run.ipynb #972f3eff
 def unlabelled_texts(cfg: TrainConfig,   # `semi` names an unlabelled file, its text column and a limit
                      data: DataBundle,   # its `unlabelled_texts`: training texts whose labels `data.labelled_limit` set aside
                     ) -> list[str]:
@@ -140,6 +146,7 @@ def unlabelled_texts(cfg: TrainConfig,   # `semi` names an unlabelled file, its 
         texts = [texts[i] for i in sorted(np.random.default_rng(cfg.data.split_seed).choice(len(texts), s.limit, replace=False))]
     return texts
 
+# %% ../../nbs/training/18_run.ipynb #0080db8d
 def numericalizer(pre: Sequence[Transform],  # pre-processing steps; one must be a `Numericalize` (or a pretrained model's `HFTokenize`)
                  ) -> Numericalize | HFTokenize:
     "The step of `pre` that gives ids: it knows the vocabulary, padding and special ids the model is sized from."
@@ -161,6 +168,7 @@ def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says whi
     valid = apply_preprocess(pre, make_samples(data.valid_texts, data.valid_labels, data.valid_pairs))
     return pre, done[:n], valid, done[n:]
 
+# %% ../../nbs/training/18_run.ipynb #f84d264c
 def fit_columns(pre: Sequence[Transform],      # unfitted steps, in order
                 samples: list[TextSample],     # raw samples (all single texts, or all pairs); they get `input_ids` and `length`
                ) -> list[TextSample] | None:   # `samples`, or None when a step has no batch form (then use `fit_preprocess`)
@@ -174,6 +182,7 @@ def fit_columns(pre: Sequence[Transform],      # unfitted steps, in order
     for s, ids in zip(samples, cols['input_ids']): s.fill(input_ids=ids, length=len(ids))
     return samples
 
+# %% ../../nbs/training/18_run.ipynb #4184b8c2
 class _Rows(Sequence):
     "The rows of pre-processing columns as `TextSample`s, each made when it is read (a step's `fit` usually reads each once, or not at all)."
     def __init__(self, cols: dict, n: int):
@@ -217,6 +226,7 @@ def teacher_samples(cfg: TrainConfig,                # the run's config: `distil
     try: return _teacher_samples(cfg, data, pre, samples, run, progress)
     finally: set_rng_states(*states)
 
+# %% ../../nbs/training/18_run.ipynb #ae79741d
 def _teacher_samples(cfg, data, pre, samples, run, progress):
     d = cfg.distill
     teacher = Processor.load(d.teacher)
@@ -298,6 +308,7 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
         with _quiet(t.learn, progress), _lazy(cfg, m): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
     return trainer(model, dls)
 
+# %% ../../nbs/training/18_run.ipynb #fc87d250
 def _lazy(cfg: TrainConfig, model) -> contextlib.AbstractContextManager:
     "`trainer.lazy_embeddings`: the model's embedding tables give row-sparse gradients while it trains (`LazyAdamW` updates only the rows used)."
     return sparse_embeddings(model) if cfg.trainer.lazy_embeddings else contextlib.nullcontext()
@@ -315,6 +326,7 @@ def valid_report(cfg: TrainConfig,  # `postprocess`: tune label-set thresholds o
     report = multilabel_report(probs, targs, labels.names, thresholds if thresholds is not None else cfg.postprocess.threshold)
     return report, {'valid_macro_f1': report['macro_f1'], 'valid_micro_f1': report['micro_f1']}, thresholds
 
+# %% ../../nbs/training/18_run.ipynb #3d67f48f
 def save_run(cfg: TrainConfig,                          # the run's config: `postprocess` builds the artifact's post-processing
              trainer: SupervisedTrainer,               # holds the trained model and the validation loader
              pre: Sequence[Transform],                 # the fitted pre-processing steps, saved in the artifact
@@ -407,6 +419,7 @@ def train(cfg: TrainConfig | None = None,  # the full training config, e.g. from
         data = load_run_data(cfg, run)
         return _train_steps(cfg, data, run, ml, progress)
 
+# %% ../../nbs/training/18_run.ipynb #42dd0efe
 @contextlib.contextmanager
 def _recorded(run: RunDir, ml: MLflowRun | None):
     "Record a failure at any step as `failed` (MLflow: FAILED, or KILLED on Ctrl-C) with the error, then let it propagate."
@@ -416,6 +429,7 @@ def _recorded(run: RunDir, ml: MLflowRun | None):
         if ml: ml.finish('FAILED' if not isinstance(e, KeyboardInterrupt) else 'KILLED')
         raise
 
+# %% ../../nbs/training/18_run.ipynb #2834f887
 @contextlib.contextmanager
 def cpu_settings(threads: int | None = None):  # torch's intra-op threads inside the block; None: as they are
     "Run the block with `threads` torch threads and denormal floats flushed to zero (on the calling thread), then put both back."
@@ -427,11 +441,13 @@ def cpu_settings(threads: int | None = None):  # torch's intra-op threads inside
         torch.set_flush_denormal(False)
         if threads is not None: torch.set_num_threads(old)
 
+# %% ../../nbs/training/18_run.ipynb #9741fbf8
 def _train_steps(cfg: TrainConfig, data: DataBundle, run: RunDir, ml: MLflowRun | None, progress: bool, resume: Checkpoint | None = None,
                  log_artifact: bool = True) -> RunResult:
     "Steps 3 to 6 on loaded data, under `cpu_settings(trainer.threads)`; the checkpoint, needed no more once the artifact is saved, is removed at the end."
     with cpu_settings(cfg.trainer.threads): return _steps(cfg, data, run, ml, progress, resume, log_artifact)
 
+# %% ../../nbs/training/18_run.ipynb #ba8350f4
 def _steps(cfg, data, run, ml, progress, resume, log_artifact) -> RunResult:
     t0 = time.perf_counter()
     pair = data.train_pairs is not None
@@ -468,6 +484,7 @@ def _steps(cfg, data, run, ml, progress, resume, log_artifact) -> RunResult:
     broadcast_object((res.run_dir, res.artifact, res.metrics))   # to the torchrun workers, if any
     return res
 
+# %% ../../nbs/training/18_run.ipynb #6bd3d3cc
 def _train_worker(cfg: TrainConfig) -> RunResult:
     "A torchrun process other than rank 0: the same data, seed and steps, its own shard of each epoch; it writes nothing."
     set_seed(cfg.seed, reproducible=True)
@@ -488,6 +505,7 @@ def check_run_data(run: RunDir,        # the run being resumed: its `data.json` 
                             f'{is_ or "not read"} now); resuming would not reproduce the run: train again instead')
     if rec.get('word_vectors') != now['word_vectors']: raise DataError(f'the word vectors changed since the run started ({run.path / "data.json"})')
 
+# %% ../../nbs/training/18_run.ipynb #370047f2
 def _keep_epochs(run: RunDir, start: int | None):
     "Keep the per-epoch lines of the finished epochs (all pre-training ones too when continuing from a checkpoint); drop a partly written line."
     p = run.path / 'metrics.jsonl'

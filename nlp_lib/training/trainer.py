@@ -75,6 +75,7 @@ class LazyAdamW(torch.optim.AdamW):
         w.addcdiv_(m, v.sqrt_().div_((1 - b2 ** t) ** 0.5).add_(eps), value=-lr / (1 - b1 ** t))
         p.index_copy_(0, rows, w)
 
+# %% ../../nbs/training/15_trainer.ipynb #ef536cd1
 @contextlib.contextmanager
 def sparse_embeddings(model: nn.Module,  # its `nn.Embedding` tables give row-sparse gradients inside the block
                      ):
@@ -164,6 +165,7 @@ def group_lrs(self: SupervisedTrainer,
     n = len(self.model.param_groups())
     return lr * lr_decay ** np.arange(n - 1, -1, -1, dtype=np.float64)
 
+# %% ../../nbs/training/15_trainer.ipynb #9ae01bc7
 @contextlib.contextmanager
 def _phase(learn: Learner, phase: str):
     "Record the epochs of a fit under `phase` in every `TrackingCallback`-like callback (one with a `phase` attribute)."
@@ -178,16 +180,19 @@ def _phase(learn: Learner, phase: str):
 class CheckpointError(ValueError):
     "A checkpoint that cannot be used (missing, corrupt, or from another run); the message names the file."
 
+# %% ../../nbs/training/15_trainer.ipynb #9e1c6939
 def _fsync_write(path: Path, data: bytes):
     with open(path, 'wb') as f:
         f.write(data); f.flush(); os.fsync(f.fileno())
 
+# %% ../../nbs/training/15_trainer.ipynb #c86d81ee
 def _atomic_write(path: Path, data: bytes):
     "Write `data` to `path` so a reader sees the old file or the new one, never a part: a temporary file, fsync, `os.replace`."
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
     _fsync_write(tmp, data)
     os.replace(tmp, path)
 
+# %% ../../nbs/training/15_trainer.ipynb #90bdfa4c
 def rng_states() -> tuple[dict, dict[str, torch.Tensor]]:  # the JSON part (python, numpy) and the tensor part (torch, CUDA)
     "The state of the global random generators: python's `random`, numpy's legacy global one, torch's CPU one and each CUDA device's."
     v, st, gauss = random.getstate()
@@ -197,6 +202,7 @@ def rng_states() -> tuple[dict, dict[str, torch.Tensor]]:  # the JSON part (pyth
     if torch.cuda.is_available(): tens.update({f'cuda.{i}': s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     return js, tens
 
+# %% ../../nbs/training/15_trainer.ipynb #99c80805
 def set_rng_states(js: dict,                          # the JSON part from `rng_states`
                    tens: dict[str, torch.Tensor],     # the tensor part from `rng_states`
                   ) -> None:
@@ -248,6 +254,7 @@ def save_checkpoint(learn: Learner,  # the `Learner` after a finished epoch (mod
         if old.name not in (name, 'latest.json'): shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     return final
 
+# %% ../../nbs/training/15_trainer.ipynb #23605b32
 def _pyrng(r: random.Random): v, st, g = r.getstate(); return [v, list(st), g]
 
 # %% ../../nbs/training/15_trainer.ipynb #4679cdc0
@@ -260,6 +267,7 @@ class Checkpoint:
     model: dict[str, torch.Tensor]
     tensors: dict[str, torch.Tensor]
 
+# %% ../../nbs/training/15_trainer.ipynb #3f577a78
 def load_checkpoint(path,  # the checkpoint directory (`RUN_DIR/checkpoint`), holding `latest.json`
                    ) -> Checkpoint | None:  # None when no epoch has been checkpointed yet
     "The latest checkpoint in `path`, its files checked against their sha256; a damaged one raises `CheckpointError` naming the file."
@@ -279,6 +287,7 @@ def load_checkpoint(path,  # the checkpoint directory (`RUN_DIR/checkpoint`), ho
         blobs[n] = st_load(b)
     return Checkpoint(d, int(state['epoch']), state, blobs['model.safetensors'], blobs['state.safetensors'])
 
+# %% ../../nbs/training/15_trainer.ipynb #801479fd
 @patch
 def restore(self: Checkpoint,
             learn: Learner,  # the `Learner` to continue in, built like the one that was checkpointed, inside its `fit` (optimiser created)
@@ -336,6 +345,7 @@ class PairDataset(SampleDataset):
         if self.augment is None: return s, s
         return tuple(self.augment(s, np.random.default_rng([self.seed, self.epoch, int(i), v])) for v in (0, 1))
 
+# %% ../../nbs/training/15_trainer.ipynb #1390e7c3
 class PairDL(BucketedDL):
     "Length-bucketed loader yielding `(ids_a, lengths_a, ids_b, lengths_b, dummy)`."
     n_inp = 4
@@ -345,6 +355,7 @@ class PairDL(BucketedDL):
         a, b = collate([x for x, _ in items], self.dataset.pad_id), collate([y for _, y in items], self.dataset.pad_id)
         return (a.input_ids, a.lengths, b.input_ids, b.lengths, torch.zeros(len(items), dtype=torch.long))
 
+# %% ../../nbs/training/15_trainer.ipynb #7bea7385
 class ContrastiveModel(nn.Module):
     "An architecture's encoder plus a projection head; returns the normalised embeddings of both views, stacked (2, B, D)."
     def __init__(self,
@@ -363,6 +374,7 @@ class ContrastiveModel(nn.Module):
                ):
         return torch.stack([F.normalize(self.proj(self.encoder(i, l)), dim=-1) for i, l in ((ids_a, len_a), (ids_b, len_b))])
 
+# %% ../../nbs/training/15_trainer.ipynb #da22247c
 def info_nce(z,                          # normalised embeddings of both views, (2, B, D)
              _targets=None,              # ignored (fastai passes the loader's dummy targets)
              temperature: float = 0.05,  # softmax temperature of the similarities (> 0); lower is sharper

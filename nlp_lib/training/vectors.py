@@ -47,6 +47,7 @@ def _piece_table(d: Path):
         table = f.get_tensor(key).float()
     return Tokenizer.from_file(str(d / 'tokenizer.json')), table
 
+# %% ../../nbs/training/19_vectors.ipynb #749563df
 def word_vectors(vocab: Sequence[str],             # the vocabulary, in id order, special tokens first
                  dim: int,                         # embedding size; at most the pre-trained vectors' size (384 for 'minilm-l6')
                  source: str | Path = 'minilm-l6', # a name in `BUNDLED`, or a directory with `tokenizer.json` and `model.safetensors`
@@ -90,6 +91,7 @@ def init_embeddings(model: nn.Module,                 # a model whose word embed
             e.weight.copy_(cache[e.embedding_dim])
     return len(embs)
 
+# %% ../../nbs/training/19_vectors.ipynb #0103ab09
 def vectors_record(source: str | Path = 'minilm-l6',  # a name in `BUNDLED`, or a directory with `tokenizer.json` and `model.safetensors`
                   ) -> dict:
     "What a run records about its word vectors: the source and the sha256 of the weights file read."
