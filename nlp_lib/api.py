@@ -43,7 +43,8 @@ __all__ = ['KEY_ENV', 'ServeSettings', 'TextPair', 'PredictRequest', 'Prediction
 class ServeSettings(BaseModel):
     "What `nlp_lib serve` runs: the artifact, the request limits and the batching policy."
     model_config = ConfigDict(extra='forbid')
-    artifact: str | None = None                            # artifact directory or URI (None: an app with no model, for tests)
+    # artifact directory or URI (None: an app with no model, for tests)
+    artifact: str | None = None
     max_texts: int = Field(256, ge=1)                      # texts per request
     max_chars: int = Field(10_000, ge=1)                   # characters per text
     max_body_bytes: int = Field(1_048_576, ge=64)          # request body size
@@ -53,10 +54,14 @@ class ServeSettings(BaseModel):
     max_wait_ms: float = Field(1.0, ge=0)                  # how long a batch waits for company when the model is idle
     batch_size: int = Field(64, ge=1)                      # model batch size inside one predict call
     torch_threads: int | None = Field(1, ge=1)             # torch intra-op threads per worker (None: torch's default)
-    model_threads: int = Field(1, ge=1)                    # threads running model batches per worker, one torch thread each (see below)
-    api_key: SecretStr | None = None                       # bearer token every route but /health requires (None: no key); never shown
-    cors_origins: list[str] = []                           # browser origins allowed to call the API (CORS); empty: CORS off
-    preload: bool = False                                  # load the model before taking connections (`serve` sets it with workers > 1)
+    # threads running model batches per worker, one torch thread each (see below)
+    model_threads: int = Field(1, ge=1)
+    # bearer token every route but /health requires (None: no key); never shown
+    api_key: SecretStr | None = None
+    # browser origins allowed to call the API (CORS); empty: CORS off
+    cors_origins: list[str] = []
+    # load the model before taking connections (`serve` sets it with workers > 1)
+    preload: bool = False
 
     @field_validator('api_key')
     @classmethod
@@ -296,7 +301,8 @@ async def close(self: Batcher,
                 timeout: float = 30.0,  # seconds to wait for queued and running batches before stopping anyway
                ):
     "Let queued and running batches finish (up to `timeout` seconds), then stop the model threads."
-    for _ in self.threads: self.jobs.put(None)     # one stop mark for each thread, taken after everything queued before them
+    # one stop mark for each thread, taken after everything queued before them
+    for _ in self.threads: self.jobs.put(None)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while any(t.is_alive() for t in self.threads) and loop.time() < deadline: await asyncio.sleep(0.01)
@@ -338,7 +344,8 @@ class ObserveRequests:
                  routes: set[str],  # paths counted under their own name; any other path counts as 'other'
                 ):
         self.app, self.m, self.routes = app, metrics, routes
-        self._counters, self._timers = {}, {}   # the labelled children, looked up once: (route, status) → counter, route → histogram
+        # the labelled children, looked up once: (route, status) → counter, route → histogram
+        self._counters, self._timers = {}, {}
 
     async def __call__(self, scope, receive, send):
         if scope['type'] != 'http': return await self.app(scope, receive, send)
@@ -555,7 +562,8 @@ async def _load(state: _State, metrics: Metrics):
     s = state.settings
     try:
         if s.torch_threads: __import__('torch').set_num_threads(s.torch_threads)
-        art = await state.batcher.run(resolve_artifact, s.artifact) if s.artifact is not None else None   # a URI: the local, verified copy
+        # a URI: the local, verified copy
+        art = await state.batcher.run(resolve_artifact, s.artifact) if s.artifact is not None else None
         proc = state.given or await state.batcher.run(Processor.load, art)
         state.info = model_info(proc, art)
         state.batcher.predict = lambda texts: proc.predict(texts, batch_size=s.batch_size)
@@ -574,7 +582,8 @@ def _lifespan(state: _State, metrics: Metrics):
         state.batcher = Batcher(None, s.max_batch_size, s.max_wait_ms, on_batch=metrics.batch.observe, threads=s.model_threads).start()
         _forget_dead_workers()
         loading = asyncio.get_running_loop().create_task(_load(state, metrics))
-        if s.preload: await loading          # take no connection before the model is ready (a restarted worker among others)
+        # take no connection before the model is ready (a restarted worker among others)
+        if s.preload: await loading
         yield
         await loading
         await state.batcher.close()
@@ -730,7 +739,8 @@ def _openapi(app: FastAPI, state: _State):
     def openapi():
         pair = None if state.proc is None else state.proc.pair
         if pair not in made:
-            app.openapi_schema = None                   # FastAPI caches the schema it builds: build a fresh one for this shape
+            # FastAPI caches the schema it builds: build a fresh one for this shape
+            app.openapi_schema = None
             schema = base()
             schema.setdefault('components', {}).setdefault('schemas', {})['PredictRequest'] = request_schema(state.settings, pair)
             if state.settings.api_key is not None: _declare_bearer(schema)
@@ -751,12 +761,14 @@ def create_app(settings: ServeSettings | None = None,  # limits and batching, an
     app.state.nlp = state
     predict = predict_app(state)
     _predict_route(app, state, predict); _info_routes(app, state, metrics); _error_handlers(app); _openapi(app, state)
-    app.add_middleware(DirectRoute, method='POST', path='/predict', handler=predict)   # innermost: inside the key check, CORS and the metrics
+    # innermost: inside the key check, CORS and the metrics
+    app.add_middleware(DirectRoute, method='POST', path='/predict', handler=predict)
     if settings.api_key is not None: app.add_middleware(RequireApiKey, key=settings.api_key)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=['GET', 'POST'],
                            allow_headers=['authorization', 'content-type'], max_age=600)
-    app.add_middleware(ObserveRequests, metrics=metrics, routes={'/predict', '/health', '/ready', '/model', '/metrics'})   # outermost: counts 401s too
+    # outermost: counts 401s too
+    app.add_middleware(ObserveRequests, metrics=metrics, routes={'/predict', '/health', '/ready', '/model', '/metrics'})
     return app
 
 # %% ../nbs/clients/21_api.ipynb #965b9aad
@@ -781,11 +793,14 @@ def serve(settings: ServeSettings,  # what to serve (`artifact` must be set) and
     "Serve `settings.artifact` with uvicorn until SIGINT or SIGTERM; in-flight requests finish first. The API key is `settings.api_key`, else `$NLP_LIB_API_KEY`."
     import uvicorn
     if workers < 1: raise ValueError(f'workers must be >= 1, got {workers}')
-    local = resolve_artifact(settings.artifact)   # a URI (s3://…, models:/…) is fetched once here; the workers load the local copy
+    # a URI (s3://…, models:/…) is fetched once here; the workers load the local copy
+    local = resolve_artifact(settings.artifact)
     read_manifest(local)                          # a path that is not an artifact fails here, in one line
     settings = settings.model_copy(update={'artifact': str(local.resolve()), 'preload': settings.preload or workers > 1})
-    if settings.api_key is not None: os.environ[KEY_ENV] = settings.api_key.get_secret_value()   # workers read it here, not from argv
-    elif os.environ.get(KEY_ENV) is not None: ServeSettings(api_key=os.environ[KEY_ENV])          # an empty $NLP_LIB_API_KEY fails now
+    # workers read it here, not from argv
+    if settings.api_key is not None: os.environ[KEY_ENV] = settings.api_key.get_secret_value()
+    # an empty $NLP_LIB_API_KEY fails now
+    elif os.environ.get(KEY_ENV) is not None: ServeSettings(api_key=os.environ[KEY_ENV])
     os.environ[_ENV] = settings.model_dump_json(exclude={'api_key'})
     if workers > 1 and not os.environ.get('PROMETHEUS_MULTIPROC_DIR'):
         os.environ['PROMETHEUS_MULTIPROC_DIR'] = tempfile.mkdtemp(prefix='nlp_lib-metrics-')

@@ -275,7 +275,8 @@ def _cmd_app(a) -> int:
 
 # %% ../nbs/clients/20_cli.ipynb #8d40aa14
 def _cmd_report(a) -> int:
-    _training()                                    # first: it silences fastai's import warning, which nlp_lib.report's import would print
+    # first: it silences fastai's import warning, which nlp_lib.report's import would print
+    _training()
     report, = _extra('report', 'nlp_lib.report')
     header = not a.no_header
     res = report.write_report(a.artifact, a.data, a.out, text_col=a.text_col, label_col=a.label_col, header=header,
@@ -476,13 +477,15 @@ def main(argv: Sequence[str] | None = None,  # the arguments after `nlp_lib`, e.
     "Entry point of the `nlp_lib` console script."
     p = _parser()
     a, extra = p.parse_known_args(argv)
-    if extra and a.command == 'predict' and not any(x.startswith('-') for x in extra): a.texts += extra   # texts after an option: `predict ART --json "text"`
+    # texts after an option: `predict ART --json "text"`
+    if extra and a.command == 'predict' and not any(x.startswith('-') for x in extra): a.texts += extra
     elif extra: p.error(f'unrecognized arguments: {" ".join(extra)}')
     from nlp_lib.inference.artifact import ArtifactError
     cmds = {'train': _cmd_train, 'cv': _cmd_cv, 'evaluate': _cmd_evaluate, 'predict': _cmd_predict, 'serve': _cmd_serve, 'app': _cmd_app, 'report': _cmd_report,
             'push': _cmd_push, 'versions': _cmd_versions, 'cascade': _cmd_cascade, 'runtime': _cmd_runtime, 'calibrate': _cmd_calibrate}
     try: return cmds[a.command](a)
-    except (CLIError, ArtifactError, OSError, ImportError, ValueError) as e:      # OSError: a missing file, a store that refuses access or cannot be reached
+    # OSError: a missing file, a store that refuses access or cannot be reached
+    except (CLIError, ArtifactError, OSError, ImportError, ValueError) as e:
         print(f'nlp_lib {a.command}: error: {e}', file=sys.stderr)
         return 2
 

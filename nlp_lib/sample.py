@@ -25,7 +25,8 @@ def _as_array(v, kind: str, ndim: int, dtype: str) -> np.ndarray:
         v = np.asarray(v['data'], dtype=v['dtype']).reshape(v.get('shape', [-1]))
     elif isinstance(v, torch.Tensor): v = v.detach().cpu().numpy()
     arr = np.asarray(v)
-    if arr.size == 0 and arr.dtype == np.float64 and kind == 'i': arr = arr.astype(dtype)  # `[]` is an empty int array too
+    # `[]` is an empty int array too
+    if arr.size == 0 and arr.dtype == np.float64 and kind == 'i': arr = arr.astype(dtype)
     if arr.dtype.kind not in (kind + ('u' if kind == 'i' else '')) and not (kind == 'f' and arr.dtype.kind in 'iu'):
         raise ValueError(f"expected an array of {'integers' if kind == 'i' else 'floats'}, got dtype {arr.dtype}")
     if arr.ndim != ndim: raise ValueError(f"expected a {ndim}-D array, got shape {arr.shape}")
@@ -61,9 +62,11 @@ class TextSample(BaseModel):
     "One text and every intermediate result of classifying it."
     model_config = ConfigDict(arbitrary_types_allowed=True, validate_assignment=True, extra='forbid')
     text: str                                   # raw input, as given
-    text_pair: str | None = None                # the second text of a pair (paraphrase, entailment, query–document), as given
+    # the second text of a pair (paraphrase, entailment, query–document), as given
+    text_pair: str | None = None
     id: str | int | None = None                 # optional caller id, kept through the pipeline
-    target: int | list[int] | None = None       # gold class id; multi-label: the list of class ids of the label set (may be empty)
+    # gold class id; multi-label: the list of class ids of the label set (may be empty)
+    target: int | list[int] | None = None
     normalized: str | None = None               # text after normalisation and cleanup
     normalized_pair: str | None = None          # `text_pair` after the same normalisation and cleanup
     tokens: list[str] | None = None             # tokenizer output
@@ -73,11 +76,13 @@ class TextSample(BaseModel):
     probs: FloatArray | None = None             # probabilities (softmax or sigmoid of logits)
     label_id: int | None = Field(None, ge=0)    # predicted class index
     label: str | None = None                    # post-processed label (or the abstain label)
-    labels: list[LabelScore] | None = None      # multi-label output: every label at or above its threshold, with its probability, best first
+    # multi-label output: every label at or above its threshold, with its probability, best first
+    labels: list[LabelScore] | None = None
     score: float | None = Field(None, ge=0, le=1)  # confidence of `label`
     top_k: list[LabelScore] | None = None       # best k labels with scores
     abstained: bool = False                     # True when confidence fell below the threshold
-    member: str | None = None                   # the cascade member that gave this result (`inference/12_cascade`); None: one model
+    # the cascade member that gave this result (`inference/12_cascade`); None: one model
+    member: str | None = None
     trace: list[TraceStep] = Field(default_factory=list)  # per-step record (debug mode)
 
     @field_validator('target')
@@ -152,7 +157,8 @@ def trusted(cls: LabelScore,
     _set(obj, '__pydantic_private__', None)
     return obj
 
-_PAIR_SET = {'label', 'score'}   # the fields-set of every trusted pair, shared: both fields are set, so pydantic never adds to it (one object less per pair)
+# the fields-set of every trusted pair, shared: both fields are set, so pydantic never adds to it (one object less per pair)
+_PAIR_SET = {'label', 'score'}
 
 # %% ../nbs/00_sample.ipynb #46ea0cdb
 @patch
@@ -171,7 +177,8 @@ class Batch:
     input_ids: torch.Tensor             # (B, T) int64, right-padded with `pad_id`
     lengths: torch.Tensor               # (B,) int64, real tokens per row (may be 0)
     mask: torch.Tensor                  # (B, T) bool, True on real tokens
-    targets: torch.Tensor | None = None # (B,) int64 gold class ids; multi-label: (B, C) float32 multi-hot; None unless every sample has one
+    # (B,) int64 gold class ids; multi-label: (B, C) float32 multi-hot; None unless every sample has one
+    targets: torch.Tensor | None = None
 
     def __len__(self): return len(self.lengths)
     def to(self,

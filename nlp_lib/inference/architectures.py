@@ -84,7 +84,8 @@ def masked_mean(x: torch.Tensor,     # (B, T, D) values per position
                ) -> torch.Tensor:    # (B, D)
     "Mean of `x` (B, T, D) over real positions; zeros for an empty text."
     m = mask.to(x.dtype)
-    return torch.bmm(m.unsqueeze(1), x).squeeze(1) / m.sum(1, keepdim=True).clamp(min=1)   # one batched product, no masked copy of x
+    # one batched product, no masked copy of x
+    return torch.bmm(m.unsqueeze(1), x).squeeze(1) / m.sum(1, keepdim=True).clamp(min=1)
 
 # %% ../../nbs/inference/05_architectures.ipynb #03bd099a
 def masked_max(x: torch.Tensor,     # (B, T, D) values per position
@@ -181,7 +182,8 @@ class TextCNNParams(ArchParams):
     "Hyper-parameters of `nlp_lib.TextCNN.v1`: embedding size, filters per width, kernel widths and dropout."
     emb_dim: int = Field(128, ge=1)      # embedding size
     n_filters: int = Field(100, ge=1)    # convolution filters per kernel width
-    kernel_sizes: list[int] = Field([3, 4, 5], min_length=1, max_length=16)  # convolution widths, in tokens; one convolution each (at most 16)
+    # convolution widths, in tokens; one convolution each (at most 16)
+    kernel_sizes: list[int] = Field([3, 4, 5], min_length=1, max_length=16)
     dropout: float = Field(0.5, ge=0, lt=1)  # dropout on the pooled features, in [0, 1)
 
 # %% ../../nbs/inference/05_architectures.ipynb #d81c6461
@@ -234,7 +236,8 @@ class _GRUEncoder(nn.Module):
         self.drop = nn.Dropout(p.dropout)
     def forward(self, ids, lengths):
         run = lengths.clamp(min=1).cpu()
-        if bool((run == ids.shape[1]).all()): out, _ = self.rnn(self.emb(ids))    # no padding (one text, or texts of one length): nothing to pack
+        # no padding (one text, or texts of one length): nothing to pack
+        if bool((run == ids.shape[1]).all()): out, _ = self.rnn(self.emb(ids))
         else:
             packed = nn.utils.rnn.pack_padded_sequence(self.emb(ids), run, batch_first=True, enforce_sorted=False)
             out, _ = self.rnn(packed)
@@ -259,16 +262,20 @@ class MemberSpec(BaseModel):
     "One member of an ensemble: a registered architecture and its own hyper-parameters."
     model_config = ConfigDict(extra='forbid')
     name: str                                             # a registered architecture name (not an ensemble)
-    params: dict[str, Any] = Field(default_factory=dict)  # its own hyper-parameters, without `vocab_size`, `n_classes`, `pad_id`
+    # its own hyper-parameters, without `vocab_size`, `n_classes`, `pad_id`
+    params: dict[str, Any] = Field(default_factory=dict)
 
 # %% ../../nbs/inference/05_architectures.ipynb #ca0bd661
-def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(name='nlp_lib.BiGRU.v1')]   # the SST-2 recipe
+# the SST-2 recipe
+def _default_members(): return [MemberSpec(name='nlp_lib.BiGRU.v1'), MemberSpec(name='nlp_lib.BiGRU.v1')]
 
 # %% ../../nbs/inference/05_architectures.ipynb #535dba84
 class EnsembleParams(ArchParams):
     "Members of `nlp_lib.Ensemble.v1`: each an architecture name with its own parameters."
-    members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1, max_length=16)  # 1 to 16; default: two BiGRUs
-    multi_label: bool = False   # the members give sigmoid outputs (label sets): the ensemble averages sigmoids, not softmaxes; set from the data
+    # 1 to 16; default: two BiGRUs
+    members: list[MemberSpec] = Field(default_factory=_default_members, min_length=1, max_length=16)
+    # the members give sigmoid outputs (label sets): the ensemble averages sigmoids, not softmaxes; set from the data
+    multi_label: bool = False
     @field_validator('members')
     @classmethod
     def _known(cls, v):
@@ -298,7 +305,8 @@ class _EnsembleHead(nn.Module):
     def forward(self, feats):
         logits = self.member_logits(feats)
         if self.training: return logits                      # (M, B, C): one loss per member
-        if self.multi_label: return torch.logit(torch.sigmoid(logits.float()).mean(0), eps=1e-7)   # sigmoid of it: the mean probability per label
+        # sigmoid of it: the mean probability per label
+        if self.multi_label: return torch.logit(torch.sigmoid(logits.float()).mean(0), eps=1e-7)
         return torch.logsumexp(F.log_softmax(logits.float(), -1), 0) - math.log(len(self.members))
 
 # %% ../../nbs/inference/05_architectures.ipynb #b660ace6
@@ -313,7 +321,8 @@ class Ensemble(TextClassifier):
         members = [build_model(m.name, vocab_size=p.vocab_size, n_classes=p.n_classes, pad_id=p.pad_id, **m.params) for m in p.members]
         self.encoder = _EnsembleEncoder([m.encoder for m in members])
         self.head = _EnsembleHead([m.head for m in members], [m.head.in_features for m in members], p.multi_label)
-        self.member_models = members   # a plain list: the same modules, viewed as whole classifiers, so each can be trained alone
+        # a plain list: the same modules, viewed as whole classifiers, so each can be trained alone
+        self.member_models = members
 
 # %% ../../nbs/inference/05_architectures.ipynb #a6c8df02
 def split_pair(ids: torch.Tensor,      # (B, T) ids of `a <sep> b`, right-padded
@@ -333,12 +342,15 @@ def split_pair(ids: torch.Tensor,      # (B, T) ids of `a <sep> b`, right-padded
 # %% ../../nbs/inference/05_architectures.ipynb #e5957e5b
 class PairParams(ArchParams):
     "Hyper-parameters of `nlp_lib.Pair.v1`: the word-level architecture that encodes each text, the separator id, the overlap features and the head."
-    base: MemberSpec = Field(default_factory=lambda: MemberSpec(name='nlp_lib.BiGRU.v1'))  # the architecture whose encoder reads each text, with its own parameters
-    sep_id: int = Field(2, ge=0)             # the id between the two texts (`<sep>`; 2 in `default_preprocess(pair=True)`)
+    # the architecture whose encoder reads each text, with its own parameters
+    base: MemberSpec = Field(default_factory=lambda: MemberSpec(name='nlp_lib.BiGRU.v1'))
+    # the id between the two texts (`<sep>`; 2 in `default_preprocess(pair=True)`)
+    sep_id: int = Field(2, ge=0)
     hidden: int = Field(256, ge=0)           # width of the head's hidden layer; 0: a linear head
     dropout: float = Field(0.1, ge=0, lt=1)  # dropout in the head, in [0, 1)
     overlap: bool = False                    # also give the head `lexical_overlap` of the two texts (5 numbers)
-    n_special: int = Field(3, ge=0)          # ids below this are special tokens (padding, unknown, separator): never an overlap
+    # ids below this are special tokens (padding, unknown, separator): never an overlap
+    n_special: int = Field(3, ge=0)
     @field_validator('base')
     @classmethod
     def _word_level(cls, v):
@@ -387,7 +399,8 @@ class _PairEncoder(nn.Module):
         parts = [u, v, (u - v).abs(), u * v]
         if self.norm is not None:
             o, n = lexical_overlap(a, al, b, bl, self.n_special), self.norm
-            if self.training and len(o) == 1: o = F.batch_norm(o, n.running_mean, n.running_var, n.weight, n.bias, False, 0., n.eps)   # one row: no batch statistics
+            # one row: no batch statistics
+            if self.training and len(o) == 1: o = F.batch_norm(o, n.running_mean, n.running_var, n.weight, n.bias, False, 0., n.eps)
             else: o = n(o)
             parts.append(o.to(u.dtype))
         return torch.cat(parts, 1)
@@ -414,7 +427,8 @@ class NumpyRunner:
                  paths: Sequence[str],   # the dotted paths of the weight tensors it reads, e.g. 'encoder.emb.weight'
                 ):
         self.model, links, self._leaves = model, {}, []
-        for p in paths:                                                     # each tensor's chain of modules, checked by `valid`
+        # each tensor's chain of modules, checked by `valid`
+        for p in paths:
             *names, leaf = p.split('.')
             m = model
             for a in names: links[(m, a)] = m = m._modules[a]
@@ -424,7 +438,8 @@ class NumpyRunner:
         self._state = self._fingerprint()
     def _tensors(self) -> list[torch.Tensor | None]:
         "The weight tensors the model holds now at the runner's paths, or None when a module on the way was replaced."
-        for (parent, a), child in self._links:                              # plain dict look-ups: a module's attribute access costs a microsecond
+        # plain dict look-ups: a module's attribute access costs a microsecond
+        for (parent, a), child in self._links:
             if parent._modules.get(a) is not child: return None
         return [d.get(k) for d, k in self._leaves]
     def _fingerprint(self) -> list[tuple[int, int]] | None:
@@ -529,7 +544,8 @@ class _FastTextNumpy(NumpyRunner):
         for a in ids:
             v = w['encoder.emb.weight'][a].sum(0)
             if self.buckets and len(a) > 1: v = v + w['encoder.bigrams.weight'][(a[:-1] * 1_000_003 + a[1:]) % self.buckets].sum(0)
-            rows.append(v / np.float32(max(2 * len(a) - 1 if self.buckets else len(a), 1)))   # L words and L - 1 bigrams
+            # L words and L - 1 bigrams
+            rows.append(v / np.float32(max(2 * len(a) - 1 if self.buckets else len(a), 1)))
         return _linear(np.stack(rows), w['head.weight'], w['head.bias'])
 
 # %% ../../nbs/inference/05_architectures.ipynb #c76265ef
@@ -544,7 +560,8 @@ class _BiGRUNumpy(NumpyRunner):
         self.n_layers, self.H, self.pad_id = model.params.n_layers, model.params.hidden, model.params.pad_id
         names = [f'encoder.rnn.{k}_l{i}{s}' for i in range(self.n_layers) for s in ('', '_reverse') for k in ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')]
         super().__init__(model, ['encoder.emb.weight', 'head.weight', 'head.bias'] + names)
-        self.layers = [self._weights(i) for i in range(self.n_layers)]         # stacked copies, made once (`valid` sees any later change)
+        # stacked copies, made once (`valid` sees any later change)
+        self.layers = [self._weights(i) for i in range(self.n_layers)]
 
     def _weights(self, i: int):
         "Layer i, both directions stacked: input weights (2, 1, D, 3H), input biases with the recurrent r and z biases added, recurrent weights (2, H, 3H), recurrent n bias."
@@ -559,11 +576,14 @@ class _BiGRUNumpy(NumpyRunner):
         "One bidirectional layer on x (N, T, D): the outputs (N, T, 2H) (zero beyond each text's length when `active` masks it)."
         H, (WihT, bi, WhhT, bn) = self.H, self.layers[i]
         N, T = x.shape[:2]
-        back = (lambda a: a[:, ::-1]) if rev is None else (lambda a: a[np.arange(N)[:, None], rev])   # each text reversed within its length
+        # each text reversed within its length
+        back = (lambda a: a[:, ::-1]) if rev is None else (lambda a: a[np.arange(N)[:, None], rev])
         gi = np.matmul(np.stack([x, back(x)]), WihT)
-        gi += bi                                                               # (2, N, T, 3H): both directions' input projections at once
+        # (2, N, T, 3H): both directions' input projections at once
+        gi += bi
         h, gh, out = np.zeros((2, N, H), np.float32), np.empty((2, N, 3 * H), np.float32), np.empty((2, N, T, H), np.float32)
-        for t in range(T):                                                     # torch's GRU: r, z = σ(.), n = tanh(x_n + r (W_hn h + b_hn)), h = (1 - z) n + z h
+        # torch's GRU: r, z = σ(.), n = tanh(x_n + r (W_hn h + b_hn)), h = (1 - z) n + z h
+        for t in range(T):
             np.matmul(h, WhhT, out=gh)
             xt = gi[:, :, t]
             rz = xt[..., :2 * H] + gh[..., :2 * H]
@@ -578,7 +598,8 @@ class _BiGRUNumpy(NumpyRunner):
     def forward(self, ids):
         x_ids, lens = _padded(ids, self.pad_id)
         T = x_ids.shape[1]
-        run = np.maximum(lens, 1)                                              # an empty text reads one padding id, as torch's packed GRU does
+        # an empty text reads one padding id, as torch's packed GRU does
+        run = np.maximum(lens, 1)
         if (run == T).all(): rev = active = None
         else:
             pos = np.arange(T)

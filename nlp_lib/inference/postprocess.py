@@ -67,7 +67,8 @@ def column_lists(cols: dict,             # post-processing columns, as `to_colum
 def _array_values(f: str, v) -> list:
     "An id, score or abstained column as field values: `tolist` gives the Python ints, floats and bools; missing markers (if any) become `None`."
     if not isinstance(v, np.ndarray): return [_value(f, x) for x in v]
-    vals = v.tolist()                                       # then plain list scans: cheaper than a numpy call for one row, and fast for many
+    # then plain list scans: cheaper than a numpy call for one row, and fast for many
+    vals = v.tolist()
     if f == 'abstained': ok = v.dtype == bool
     elif f == 'label_id': ok = v.dtype.kind == 'i' and -1 not in vals
     else: ok = v.dtype.kind == 'f' and not any(map(math.isnan, vals))
@@ -97,11 +98,13 @@ def _need(cols, field, step, hint):
 class Softmax(PostTransform):
     "Multi-class probabilities: `probs = softmax(logits / temperature)`."
     writes: ClassVar[tuple[str, ...]] = ('probs',)
-    temperature: float = Field(1.0, gt=0)   # divides the logits: above 1 flattens the probabilities, below 1 sharpens them
+    # divides the logits: above 1 flattens the probabilities, below 1 sharpens them
+    temperature: float = Field(1.0, gt=0)
     def apply_batch(self,
                     cols,  # columns with 'logits' (N, C); 'probs' is written
                    ):
-        z = _need(cols, 'logits', 'Softmax', 'run the model first').astype(np.float64)   # a copy: the steps below work in place
+        # a copy: the steps below work in place
+        z = _need(cols, 'logits', 'Softmax', 'run the model first').astype(np.float64)
         if self.temperature != 1: z /= self.temperature
         z -= z.max(1, keepdims=True)
         np.exp(z, out=z)
@@ -113,7 +116,8 @@ class Softmax(PostTransform):
 class Sigmoid(PostTransform):
     "Independent per-label probabilities for multi-label tasks: `probs = sigmoid(logits / temperature)`, one temperature for all labels or one per label."
     writes: ClassVar[tuple[str, ...]] = ('probs',)
-    temperature: float | list[float] = 1.0   # divides the logits: above 1 pulls the probabilities towards 0.5; a list: one per label (calibration fits them)
+    # divides the logits: above 1 pulls the probabilities towards 0.5; a list: one per label (calibration fits them)
+    temperature: float | list[float] = 1.0
     @model_validator(mode='after')
     def _positive(self):
         t = self.temperature if isinstance(self.temperature, list) else [self.temperature]
@@ -122,7 +126,8 @@ class Sigmoid(PostTransform):
     def apply_batch(self,
                     cols,  # columns with 'logits' (N, C); 'probs' is written
                    ):
-        z = _need(cols, 'logits', 'Sigmoid', 'run the model first').astype(np.float64)   # a copy: the steps below work in place
+        # a copy: the steps below work in place
+        z = _need(cols, 'logits', 'Sigmoid', 'run the model first').astype(np.float64)
         if isinstance(self.temperature, list):
             if len(self.temperature) != z.shape[1]: raise ValueError(f'{len(self.temperature)} temperatures for {z.shape[1]} labels')
             z /= np.asarray(self.temperature)
@@ -154,8 +159,10 @@ class LabelMap(PostTransform):
     "Set `label_id`, `label` and `score` (the most probable class) from `probs`; with `multi_label`, also `labels` as `LabelSet` does."
     writes: ClassVar[tuple[str, ...]] = ('label_id', 'label', 'score', 'labels')
     labels: list[str]                          # display names in class-id order, distinct
-    multi_label: bool = False                  # also set `labels` with one global `threshold` (kept for old configs; use `LabelSet`)
-    threshold: float = Field(0.5, ge=0, le=1)  # the probability a class needs to be listed in `labels` (multi-label only)
+    # also set `labels` with one global `threshold` (kept for old configs; use `LabelSet`)
+    multi_label: bool = False
+    # the probability a class needs to be listed in `labels` (multi-label only)
+    threshold: float = Field(0.5, ge=0, le=1)
 
     @model_validator(mode='after')
     def _check(self):
@@ -168,7 +175,8 @@ class LabelMap(PostTransform):
         p = _need(cols, 'probs', 'LabelMap', 'run Softmax or Sigmoid first')
         if p.shape[1] != len(self.labels): raise ValueError(f'model gives {p.shape[1]} scores but there are {len(self.labels)} labels')
         i = p.argmax(1)
-        cols['label_id'], cols['score'] = i.astype(np.int64, copy=False), p.max(1).astype(np.float64)    # the arg-max's own probability
+        # the arg-max's own probability
+        cols['label_id'], cols['score'] = i.astype(np.int64, copy=False), p.max(1).astype(np.float64)
         cols['label'] = list(map(self.labels.__getitem__, i.tolist()))
         if self.multi_label: cols['labels'] = _label_sets(p, np.full(p.shape[1], self.threshold), self.labels)
 
@@ -205,7 +213,8 @@ class LabelSet(PostTransform):
     writes: ClassVar[tuple[str, ...]] = ('labels',)
     labels: list[str]                                   # display names in class-id order
     threshold: float = Field(0.5, ge=0, le=1)           # the probability a class needs, for every class without its own
-    thresholds: list[float] | None = None               # one threshold per class (e.g. tuned on validation data); None: `threshold` for all
+    # one threshold per class (e.g. tuned on validation data); None: `threshold` for all
+    thresholds: list[float] | None = None
 
     @model_validator(mode='after')
     def _check(self):

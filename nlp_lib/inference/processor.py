@@ -249,7 +249,8 @@ from ..sample import _EMPTY, _new, _set
 
 # %% ../../nbs/inference/07_processor.ipynb #b53fefb4
 _RESULT_FIELDS = ('probs', 'label_id', 'label', 'labels', 'score', 'top_k', 'abstained')
-_GIVEN = frozenset(('text', 'id') + _RESULT_FIELDS)   # the fields a result sets (its `model_fields_set`); a pair's also `text_pair`
+# the fields a result sets (its `model_fields_set`); a pair's also `text_pair`
+_GIVEN = frozenset(('text', 'id') + _RESULT_FIELDS)
 
 @patch
 def _post_columns(self: Processor, logits: np.ndarray, trace: Sequence[TextSample] | None = None) -> dict:
@@ -297,7 +298,8 @@ def _check_shape(self: Processor, items: list, offset: int = 0) -> tuple[list[st
     "Texts and second texts of `items`, which must all be pairs for a pair processor and all single texts otherwise."
     texts, pairs = _split_pairs(items)
     c = self.__dict__.get('_pair_of')
-    if c is not None and c[0] == self.pre: pair = c[1]      # `pair` asks every step (a microsecond each): kept while the steps are the same
+    # `pair` asks every step (a microsecond each): kept while the steps are the same
+    if c is not None and c[0] == self.pre: pair = c[1]
     else: pair, self._pair_of = self.pair, (list(self.pre), self.pair)
     if pair and (pairs is None or None in pairs):
         i = 0 if pairs is None else pairs.index(None)
@@ -324,7 +326,8 @@ def _model_logits(self: Processor, ids: Sequence[np.ndarray], batch_size: int) -
     r = self._runner() if ids else None
     if r is None or min(batch_size, len(ids)) > (r.max_batch or len(ids)): return self._logits(ids, batch_size)
     if len(ids) <= batch_size: return r(ids)
-    order = np.argsort(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind='stable')   # batches of similar lengths, as `_logits`
+    # batches of similar lengths, as `_logits`
+    order = np.argsort(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), kind='stable')
     out = np.empty((len(ids), self.model.params.n_classes), dtype=np.float32)
     for start in range(0, len(ids), batch_size):
         idx = order[start:start + batch_size]
@@ -428,7 +431,8 @@ def self_check(self: Processor,
         if probs.shape != r.probs.shape: drift = float('inf')
         else: drift = float(np.abs(probs - r.probs).max()) if probs.size else 0.0
         top2 = np.sort(probs)[-2:] if probs.size >= 2 else probs
-        flipped = c.get('label') != r.label and (len(top2) < 2 or top2[1] - top2[0] > 2 * atol)   # a tie within atol may flip
+        # a tie within atol may flip
+        flipped = c.get('label') != r.label and (len(top2) < 2 or top2[1] - top2[0] > 2 * atol)
         if drift > atol or flipped:
             ids = 'the same input ids' if c.get('input_ids') == [int(i) for i in s.input_ids] else 'different input ids (pre-processing changed)'
             text = c['text'] if len(c['text']) <= 60 else c['text'][:57] + '...'
@@ -461,12 +465,14 @@ def artifact_files(self: Processor,
             files[f'pre{i}-{name}' if i < len(self.pre) else f'post{i - len(self.pre)}-{name}'] = content
     config = {'processor': 'nlp_lib.Processor.v1', 'architecture': self.model.spec(), 'labels': self.labels.model_dump(),
               'preprocess': [t.config() for t in self.pre], 'postprocess': [t.config() for t in self.post], 'meta': self.meta}
-    if self.runtime is not None: config['runtime'] = self.runtime.spec()          # {'name': 'onnx-int8', 'file': 'model.onnx', ...}
+    # {'name': 'onnx-int8', 'file': 'model.onnx', ...}
+    if self.runtime is not None: config['runtime'] = self.runtime.spec()
     files['config.json'] = json.dumps(config, indent=2, ensure_ascii=False)
     files['model.safetensors'] = weights_to_bytes(self.model.state_dict())
     if self.runtime is not None: files[self.runtime.file] = self.runtime.graph
     base = GOLDEN_PAIRS if self.pair else GOLDEN_TEXTS
-    record = self.golden_record(list(base) + [tuple(g) if isinstance(g, list) else g for g in golden or []])   # on the runtime that will serve
+    # on the runtime that will serve
+    record = self.golden_record(list(base) + [tuple(g) if isinstance(g, list) else g for g in golden or []])
     if self.runtime is not None: record['environment'] |= self.runtime.environment()
     files['selfcheck.json'] = json.dumps(record, indent=1, ensure_ascii=False)
     return files
@@ -568,7 +574,8 @@ def from_files(cls: Processor,
     n_pre, n_post = (len(cfg.get(k)) if isinstance(cfg.get(k), list) else 0 for k in ('preprocess', 'postprocess'))
     expected = set(_OWN_FILES) | {f'{p}{i}-' for p, n in (('pre', n_pre), ('post', n_post)) for i in range(n)}
     rt = cfg.get('runtime')
-    if rt is not None:                                   # the model runs on another backend: onnxruntime is imported for such an artifact only
+    # the model runs on another backend: onnxruntime is imported for such an artifact only
+    if rt is not None:
         from nlp_lib.inference.runtime import runtime_spec, load_runtime
         rt = runtime_spec(rt, at('config.json'))
         if rt['file'] not in files: raise ArtifactError(at(rt['file']), f"missing from the manifest (config.json runs the model on {rt['name']!r})")

@@ -20,7 +20,8 @@ __all__ = ['RUNTIMES', 'GRAPH_FILE', 'INSTALL', 'OnnxBackend', 'runtime_spec', '
            'quantize_graph', 'export_onnx', 'export_runtime']
 
 # %% ../../nbs/inference/13_runtime.ipynb #662ea3e2
-RUNTIMES = ('torch', 'onnx', 'onnx-int8')   # what an artifact's model runs on; torch when its config.json names no runtime
+# what an artifact's model runs on; torch when its config.json names no runtime
+RUNTIMES = ('torch', 'onnx', 'onnx-int8')
 GRAPH_FILE = 'model.onnx'                   # the graph's file in the artifact
 INSTALL = "pip install 'nlp_lib[onnx]'"     # the extra that brings onnxruntime and onnx
 
@@ -172,7 +173,8 @@ def export_graph(model,            # a `TextClassifier`, in eval mode
     ids = torch.arange(2 * w).reshape(2, w) % model.params.vocab_size
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad(), _quiet_stderr():
-        warnings.simplefilter('ignore')          # the exporter's deprecation and tracer notes: the parity check is what counts
+        # the exporter's deprecation and tracer notes: the parity check is what counts
+        warnings.simplefilter('ignore')
         torch.onnx.export(model, (ids, torch.tensor([w, w // 2])), buf, input_names=['input_ids', 'lengths'], output_names=['logits'],
                           dynamic_axes={'input_ids': {0: 'batch', 1: 'length'}, 'lengths': {0: 'batch'}, 'logits': {0: 'batch'}},
                           opset_version=17, dynamo=False)
@@ -227,7 +229,8 @@ def export_onnx(processor: Processor,   # a processor (its torch model is export
     if runtime == 'torch': return Processor(p.pre, p.model, p.post, p.labels, p.meta)
     _onnxruntime(), _onnx()
     model, min_len = p.model.eval(), _min_len(p.model)
-    graph = export_graph(model if runtime == 'onnx' else _first_apart(model), min_len)   # int8: an encoder's [CLS] quantized apart
+    # int8: an encoder's [CLS] quantized apart
+    graph = export_graph(model if runtime == 'onnx' else _first_apart(model), min_len)
     out = Processor(p.pre, model, p.post, p.labels, p.meta, runtime=OnnxBackend(graph, 'onnx', GRAPH_FILE, min_len))
     gap, text = _parity(Processor(p.pre, model, p.post, p.labels), out)
     if not gap <= atol:

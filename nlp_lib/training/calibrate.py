@@ -23,7 +23,8 @@ def _binary_ece(p: np.ndarray, y: np.ndarray, n_bins: int = 15) -> float:
     p, y = p.reshape(-1).astype(np.float64), y.reshape(-1).astype(np.float64)
     b = np.clip(np.ceil(p * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
     count = np.bincount(b, minlength=n_bins)
-    gap = np.abs(np.bincount(b, y, n_bins) - np.bincount(b, p, n_bins))       # per bin: |sum of outcomes − sum of forecasts|
+    # per bin: |sum of outcomes − sum of forecasts|
+    gap = np.abs(np.bincount(b, y, n_bins) - np.bincount(b, p, n_bins))
     return float(gap.sum() / max(count.sum(), 1))
 
 # %% ../../nbs/training/24_calibrate.ipynb #c42fe789
@@ -105,7 +106,8 @@ def temper(proc: Processor,   # a processor with a `Softmax` (single label) or `
     ml = proc.multi_label
     probs, targets = np.asarray(probs, dtype=np.float64), np.asarray(targets)
     temps = fit_temperatures(probs, targets, ml)
-    z = _logits(probs, ml) / temps                         # what the new Softmax / Sigmoid computes from the same logits
+    # what the new Softmax / Sigmoid computes from the same logits
+    z = _logits(probs, ml) / temps
     after = 1 / (1 + np.exp(-z)) if ml else np.exp(z - z.max(1, keepdims=True))
     if not ml: after /= after.sum(1, keepdims=True)
     rec = {'temperature': temps.tolist() if ml else float(temps[0]), 'n': len(probs),

@@ -48,21 +48,27 @@ class PreprocessConfig(_Section):
         if pretrained: return [HFTokenize.from_file(vectors_dir(pretrained), max_len=self.max_len, pair=pair)]
         return default_preprocess(max_len=self.max_len, tokenizer=self.tokenizer, min_freq=self.min_freq, max_vocab=self.max_vocab, pair=pair)
 
-PAIR_KEYS = frozenset({'hidden', 'dropout', 'overlap'})   # what `architecture.pair` may set: the rest comes from the data and the pre-processing
+# what `architecture.pair` may set: the rest comes from the data and the pre-processing
+PAIR_KEYS = frozenset({'hidden', 'dropout', 'overlap'})
 
 # %% ../../nbs/training/16_config.ipynb #9abeda0b
 class ArchitectureConfig(_Section):
     "A registered architecture and its hyper-parameters (vocabulary size, classes and padding id are derived from the data)."
     name: str = 'nlp_lib.BiGRU.v1'       # nlp_lib.Ensemble.v1 (two BiGRU.v1 members by default) is the slower option
     params: dict[str, Any] = Field(default_factory=dict)
-    word_vectors: str | None = 'minilm-l6'   # initial word embeddings (training/19_vectors): a bundled name, a model directory, or null
-    pretrained: str | None = None            # nlp_lib.Encoder.v1 only: start from this BERT model (a bundled name or a Hugging Face directory), its tokenizer as the pre-processing
-    pair: dict[str, Any] = Field(default_factory=dict)  # text pairs, word-level: params of the nlp_lib.Pair.v1 around it (hidden, dropout, overlap; overlap on by default)
-    init_from: str | None = None             # start from this saved artifact (a directory or a URI: s3://…/sst2/latest, models:/…): its architecture, weights and pre-processing (training/20_transfer)
+    # initial word embeddings (training/19_vectors): a bundled name, a model directory, or null
+    word_vectors: str | None = 'minilm-l6'
+    # nlp_lib.Encoder.v1 only: start from this BERT model (a bundled name or a Hugging Face directory), its tokenizer as the pre-processing
+    pretrained: str | None = None
+    # text pairs, word-level: params of the nlp_lib.Pair.v1 around it (hidden, dropout, overlap; overlap on by default)
+    pair: dict[str, Any] = Field(default_factory=dict)
+    # start from this saved artifact (a directory or a URI: s3://…/sst2/latest, models:/…): its architecture, weights and pre-processing (training/20_transfer)
+    init_from: str | None = None
     @model_validator(mode='after')
     def _check(self):
         if self.init_from is not None:
-            if uri_scheme(self.init_from) is None and not (Path(self.init_from).expanduser() / 'manifest.json').is_file():   # a URI is checked when fetched
+            # a URI is checked when fetched
+            if uri_scheme(self.init_from) is None and not (Path(self.init_from).expanduser() / 'manifest.json').is_file():
                 raise ValueError(f"init_from: {self.init_from!r} is not a saved artifact (a directory with manifest.json, e.g. a run's artifact)")
             if self.pretrained is not None: raise ValueError('init_from: the parent artifact brings its weights and tokenizer; remove architecture.pretrained')
         for key in ('word_vectors', 'pretrained'):
@@ -96,11 +102,16 @@ class TrainerConfig(_Section):
     mixed_precision: bool | Literal['auto'] = 'auto'
     pretrain_epochs: int = Field(0, ge=0)
     pretrain_lr: float = Field(1e-3, gt=0)
-    lr_decay: float = Field(1.0, gt=0, le=1)   # discriminative rates: each parameter group (input side first) peaks at this times the next one's rate
-    freeze_epochs: int = Field(0, ge=0)        # gradual unfreezing: that many one-epoch stages training only the last 1, 2, … groups, before `epochs` with all
-    compare_supervised: bool = False           # with semi.enabled: also train supervised-only from the same start and record its validation score beside
-    lazy_embeddings: bool = False              # embedding tables get row-sparse gradients and only the rows a batch uses are updated (`LazyAdamW`): a step no longer costs a pass over the whole table
-    threads: int | None = Field(None, ge=1)    # torch threads for the run; None: torch's default (one per core). A small model trains fastest on 1: its operations are too small to split
+    # discriminative rates: each parameter group (input side first) peaks at this times the next one's rate
+    lr_decay: float = Field(1.0, gt=0, le=1)
+    # gradual unfreezing: that many one-epoch stages training only the last 1, 2, … groups, before `epochs` with all
+    freeze_epochs: int = Field(0, ge=0)
+    # with semi.enabled: also train supervised-only from the same start and record its validation score beside
+    compare_supervised: bool = False
+    # embedding tables get row-sparse gradients and only the rows a batch uses are updated (`LazyAdamW`): a step no longer costs a pass over the whole table
+    lazy_embeddings: bool = False
+    # torch threads for the run; None: torch's default (one per core). A small model trains fastest on 1: its operations are too small to split
+    threads: int | None = Field(None, ge=1)
 
 # %% ../../nbs/training/16_config.ipynb #ef5a1e17
 class PostprocessConfig(_Section):
@@ -109,8 +120,10 @@ class PostprocessConfig(_Section):
     top_k: int = Field(3, ge=1)
     min_score: float | None = Field(None, ge=0, le=1)
     threshold: float = Field(0.5, ge=0, le=1)   # multi-label: the probability a label needs to be in the answer's set
-    tune_thresholds: bool = True                # multi-label: one threshold per label, each maximising that label's F1 on the validation split
-    calibrate: bool = False                     # fit temperature scaling on the validation split and keep it in the artifact (training/24_calibrate)
+    # multi-label: one threshold per label, each maximising that label's F1 on the validation split
+    tune_thresholds: bool = True
+    # fit temperature scaling on the validation split and keep it in the artifact (training/24_calibrate)
+    calibrate: bool = False
     def build(self,
               labels: Labels,                           # the label vocabulary: its display names label the outputs; `multi_label` picks sigmoid and label sets
               thresholds: Sequence[float] | None = None, # multi-label: per-label thresholds (tuned on validation); None: `threshold` for every label
@@ -132,9 +145,12 @@ with warnings.catch_warnings():
         experiment: str = 'nlp_lib'
         run_name: str | None = None
         mlflow: bool = True
-        min_free_mb: float = Field(200, ge=0)   # free space (MiB) the runs directory must have when a run starts; 0: no check
-        register: str | None = None             # `nlp_lib train`: register the finished run's model in the MLflow registry under this name (clients/25_mlflow)
-        alias: str | None = None                # ... and point this alias at the new version (e.g. champion); needs `register`
+        # free space (MiB) the runs directory must have when a run starts; 0: no check
+        min_free_mb: float = Field(200, ge=0)
+        # `nlp_lib train`: register the finished run's model in the MLflow registry under this name (clients/25_mlflow)
+        register: str | None = None
+        # ... and point this alias at the new version (e.g. champion); needs `register`
+        alias: str | None = None
         @model_validator(mode='after')
         def _alias_needs_a_name(self):
             if self.alias is not None and self.register is None: raise ValueError('tracking.alias: name the registered model too (tracking.register=NAME)')
@@ -245,7 +261,8 @@ def _merge(base: dict, new: dict) -> dict:
     return base
 
 # %% ../../nbs/training/16_config.ipynb #3b7dcd24
-INIT_FROM_FIXED = ('name', 'params', 'word_vectors', 'pretrained', 'pair')   # what a parent artifact fixes (with its pre-processing)
+# what a parent artifact fixes (with its pre-processing)
+INIT_FROM_FIXED = ('name', 'params', 'word_vectors', 'pretrained', 'pair')
 
 def load_config(path: str | Path | None = None,  # a YAML file of config sections; None: defaults only
                 overrides: Sequence[str] = (),   # 'dotted.key=value' items applied after the file, values read as YAML
@@ -267,10 +284,12 @@ def load_config(path: str | Path | None = None,  # a YAML file of config section
     if 'architecture' in d and 'name' in d['architecture'] and d['architecture']['name'] != base['architecture']['name']:
         base['architecture']['params'] = {}     # another architecture: the default's hyper-parameters do not apply
     if isinstance(d.get('architecture'), dict) and d['architecture'].get('pretrained'):
-        base['architecture']['word_vectors'] = None   # a pretrained encoder: its own embeddings and tokenizer, no word-level augmentation
+        # a pretrained encoder: its own embeddings and tokenizer, no word-level augmentation
+        base['architecture']['word_vectors'] = None
         base['augment']['enabled'] = False
     if 'loss' in d and 'name' in d['loss'] and d['loss']['name'] != base['loss']['name']:
-        base['loss'] = LossConfig().model_dump(mode='json')   # another loss: the default's settings (label smoothing) do not apply
+        # another loss: the default's settings (label smoothing) do not apply
+        base['loss'] = LossConfig().model_dump(mode='json')
     if isinstance(d.get('architecture'), dict) and d['architecture'].get('init_from'):
         given = sorted({f'architecture.{k}' for k in d['architecture'] if k in INIT_FROM_FIXED} | {f'preprocess.{k}' for k in d.get('preprocess') or {}})
         if given: raise ConfigError(f'{", ".join(given)}: set by the parent artifact (architecture.init_from) with its weights; remove them')

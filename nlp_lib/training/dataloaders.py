@@ -58,7 +58,8 @@ class SampleDataset:
         if self.augment is None: return s
         rng = self._rng(int(i))
         if type(self.augment) is not Augmenter: return self.augment(s, rng)
-        ids = self.augment.augment_ids(s.input_ids, rng)     # what `Augmenter.__call__` gives, without its deep copy of the sample
+        # what `Augmenter.__call__` gives, without its deep copy of the sample
+        ids = self.augment.augment_ids(s.input_ids, rng)
         return _unvalidated(type(s), {**s.__dict__, 'input_ids': ids, 'length': len(ids), 'tokens': None, 'trace': []},
                             s.__pydantic_fields_set__ | {'input_ids', 'length', 'tokens'})
     def _rng(self, i: int) -> np.random.Generator:
@@ -67,7 +68,8 @@ class SampleDataset:
         words = self._seeds[1]
         return np.random.default_rng([self.seed, self.epoch, i]) if words is None else np.random.Generator(np.random.PCG64(_SeedWords(words[i])))
 
-_A, _MA, _B, _MB, _ML, _MR = 0x43b0d7e5, 0x931e8875, 0x8b51f9dd, 0x58f38ded, 0xca01f9dd, 0x4973f715   # numpy's SeedSequence constants
+# numpy's SeedSequence constants
+_A, _MA, _B, _MB, _ML, _MR = 0x43b0d7e5, 0x931e8875, 0x8b51f9dd, 0x58f38ded, 0xca01f9dd, 0x4973f715
 
 # %% ../../nbs/training/11_dataloaders.ipynb #558408a1
 def seed_words(seed: int,   # the run's seed

@@ -98,7 +98,8 @@ def start_run(cfg: TrainConfig,  # the resolved config; `tracking` says where th
         ml = MLflowRun(cfg.tracking.experiment, run.path.name, mlflow_dir or cfg.tracking.runs_dir, parent_run_id=parent_run_id) if cfg.tracking.mlflow else None
         if ml:
             ml.log_params(cfg.model_dump(mode='json'))
-            run.info.update(mlflow_run_id=ml.run_id, mlflow_tracking_uri=ml.uri)   # so `resume` reopens the same MLflow run, and a registration finds it
+            # so `resume` reopens the same MLflow run, and a registration finds it
+            run.info.update(mlflow_run_id=ml.run_id, mlflow_tracking_uri=ml.uri)
             run.write_json('run.json', run.info)
         set_seed(cfg.seed, reproducible=True)
         return run, ml
@@ -161,7 +162,8 @@ def preprocess_data(cfg: TrainConfig,  # the run's config: `preprocess` says whi
                    ) -> tuple[list[Transform], list[TextSample], list[TextSample], list[TextSample]]:  # fitted steps; training, validation and unlabelled samples
     "The configured pre-processing (of single texts, or of pairs), fitted on the training texts only (labelled, and unlabelled when the run uses them; or the parent artifact's), and the pre-processed training, validation and unlabelled samples."
     pre = parent.pre if parent is not None else cfg.preprocess.build(cfg.architecture.pretrained, pair=data.train_pairs is not None)
-    extra = list(data.unlabelled_texts) if uses_unlabelled(cfg) else []   # unlabelled training text: in the vocabulary too (when it is fitted here)
+    # unlabelled training text: in the vocabulary too (when it is fitted here)
+    extra = list(data.unlabelled_texts) if uses_unlabelled(cfg) else []
     n = len(data.train_texts)
     samples = make_samples(list(data.train_texts) + extra, list(data.train_labels) + [None] * len(extra), data.train_pairs)
     done = apply_preprocess(pre, samples) if parent is not None else (fit_columns(pre, samples) or fit_preprocess(pre, samples))
@@ -177,7 +179,8 @@ def fit_columns(pre: Sequence[Transform],      # unfitted steps, in order
     if not samples or not all(hasattr(t, 'apply_batch') for t in pre) or len({p is None for p in pairs}) > 1: return None
     cols = {'text': [s.text for s in samples]} | ({} if pairs[0] is None else {'text_pair': pairs})
     for t in pre:
-        if hasattr(t, 'fit'): t.fit(_Rows(cols, len(samples)))   # fitted on samples holding the columns so far (text, normalised text, tokens)
+        # fitted on samples holding the columns so far (text, normalised text, tokens)
+        if hasattr(t, 'fit'): t.fit(_Rows(cols, len(samples)))
         t.apply_batch(cols)
     for s, ids in zip(samples, cols['input_ids']): s.fill(input_ids=ids, length=len(ids))
     return samples
@@ -222,7 +225,8 @@ def teacher_samples(cfg: TrainConfig,                # the run's config: `distil
                     progress: bool = True,           # a progress bar while the teacher runs
                    ) -> list[TextSample]:            # the samples and the augmented copies, all carrying the teacher's logits
     "Distillation's training samples: the teacher's outputs (cached by sha256) on the training texts and `distill.copies` augmented copies of each."
-    states = rng_states()     # loading and running the teacher draws random numbers (weight initialisation): the run must not depend on the cache
+    # loading and running the teacher draws random numbers (weight initialisation): the run must not depend on the cache
+    states = rng_states()
     try: return _teacher_samples(cfg, data, pre, samples, run, progress)
     finally: set_rng_states(*states)
 
@@ -281,7 +285,8 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
     n_classes = model.params.n_classes
     semi = cfg.semi.enabled
     if cfg.trainer.pretrain_epochs and resume is None: pretrain_encoder(cfg, model, list(train) + list(unlabelled), num, augment, run, ml, progress)
-    if semi: train = list(train) * repeat_factor(len(train), len(unlabelled), cfg.semi.ratio)   # an epoch: one pass over the unlabelled text
+    # an epoch: one pass over the unlabelled text
+    if semi: train = list(train) * repeat_factor(len(train), len(unlabelled), cfg.semi.ratio)
     if teacher: dls = distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed, n_classes=n_classes)
     else: dls = build_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, cfg.seed, n_classes=n_classes)
     loaders = lambda seed: (distill_dataloaders(train, valid, num.pad_id, cfg.trainer.bs, augment, seed, n_classes=n_classes) if teacher else
@@ -297,11 +302,13 @@ def fit_model(cfg: TrainConfig,                 # the run's config: `trainer`, `
         return SupervisedTrainer(m, dls, loss, default_metrics(multi_label=multi), **kw)
     members = getattr(model, 'member_models', None)
     if not members:
-        t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run and num_distrib() <= 1 else []))   # no checkpoints under torchrun
+        # no checkpoints under torchrun
+        t = trainer(model, dls, [TrackingCallback(run, ml)] + ([CheckpointCallback(run.path / 'checkpoint', resume)] if run and num_distrib() <= 1 else []))
         with _quiet(t.learn, progress), _lazy(cfg, model): t.fit(cfg.trainer.epochs, cfg.trainer.lr, cfg.trainer.lr_decay, cfg.trainer.freeze_epochs)
         return t
     if resume is not None: raise RunStateError('resuming an ensemble run is not supported')
-    for i, m in enumerate(members):      # an ensemble: each member alone, with its own data order and augmentation draws
+    # an ensemble: each member alone, with its own data order and augmentation draws
+    for i, m in enumerate(members):
         if progress: print(f'member {i + 1}/{len(members)}: {m.type_name}')
         mdls = dls if i == 0 else loaders(cfg.seed + i)
         t = trainer(m, mdls, [TrackingCallback(run, ml, phase=f'member{i}')])
@@ -322,7 +329,8 @@ def valid_report(cfg: TrainConfig,  # `postprocess`: tune label-set thresholds o
     if not labels.multi_label:
         report = classification_report(probs, targs, labels.names)
         return report, {'valid_accuracy': report['accuracy'], 'valid_macro_f1': report['macro_f1']}, None
-    thresholds = tune_thresholds(probs, targs).tolist() if cfg.postprocess.tune_thresholds else None   # each label's F1 maximised on the validation split
+    # each label's F1 maximised on the validation split
+    thresholds = tune_thresholds(probs, targs).tolist() if cfg.postprocess.tune_thresholds else None
     report = multilabel_report(probs, targs, labels.names, thresholds if thresholds is not None else cfg.postprocess.threshold)
     return report, {'valid_macro_f1': report['macro_f1'], 'valid_micro_f1': report['micro_f1']}, thresholds
 
@@ -343,13 +351,15 @@ def save_run(cfg: TrainConfig,                          # the run's config: `pos
     proc = trainer.to_processor(pre, cfg.postprocess.build(labels, thresholds), labels)
     proc.meta = {'run': run.path.name, 'config_sha256': hashlib.sha256(cfg.to_yaml().encode()).hexdigest(), **scores}
     calibration = {}
-    if cfg.postprocess.calibrate:                  # temperature scaling fitted on the validation split; every label stays the same
+    # temperature scaling fitted on the validation split; every label stays the same
+    if cfg.postprocess.calibrate:
         from nlp_lib.training.calibrate import temper
         as_np = lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
         proc, rec = temper(proc, as_np(probs), as_np(targs))
         calibration = {'calibration': rec, 'calibration_temperature': float(np.mean(rec['temperature'])),
                        **{f'{m}_{k}': v for k in ('before', 'after') for m, v in rec[k].items()}}
-    if cfg.export.runtime != 'torch':              # the artifact's model on ONNX Runtime: its graph a file of the artifact, its self-check run on it
+    # the artifact's model on ONNX Runtime: its graph a file of the artifact, its self-check run on it
+    if cfg.export.runtime != 'torch':
         from nlp_lib.inference.runtime import export_onnx
         proc = export_onnx(proc, cfg.export.runtime)
     artifact = proc.save(run.path / 'artifact')
@@ -471,7 +481,8 @@ def _steps(cfg, data, run, ml, progress, resume, log_artifact) -> RunResult:
     if cfg.semi.enabled: timings.update(semi_record(cfg, trainer, len(unlabelled), run))
     if cfg.trainer.compare_supervised and run is not None:
         timings.update(supervised_baseline(cfg, data, parent, train_samples, valid_samples, num, len(unlabelled), progress))
-    if run is None:   # a torchrun worker: rank 0's run directory, artifact and metrics, with this process's (identical) model
+    # a torchrun worker: rank 0's run directory, artifact and metrics, with this process's (identical) model
+    if run is None:
         run_dir, artifact, metrics = broadcast_object(None)
         return RunResult(run_dir, artifact, trainer.to_processor(pre, cfg.postprocess.build(data.labels), data.labels), metrics, trainer)
     res = save_run(cfg, trainer, pre, data.labels, run, ml, timings, progress, log_artifact)
@@ -531,7 +542,8 @@ def resume(run_dir,               # a run directory left by a killed or failed `
     check_runs_dir(run.path, cfg.tracking.min_free_mb)
     data = load_run_data(cfg)
     if (run.path / 'data.json').exists(): check_run_data(run, cfg, data)
-    else: run.write_json('data.json', data_record(cfg, data))   # killed before it was written: nothing trained yet, start over
+    # killed before it was written: nothing trained yet, start over
+    else: run.write_json('data.json', data_record(cfg, data))
     ck = load_checkpoint(run.path / 'checkpoint')
     start = ck.epoch if ck else 0
     run.reopen(start)

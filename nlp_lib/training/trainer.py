@@ -52,7 +52,8 @@ class LazyAdamW(torch.optim.AdamW):
     "`AdamW` that also takes row-sparse gradients (`nn.Embedding(sparse=True)`): only the rows present are updated — moments, weight decay, step — the lazy Adam update; dense gradients get `AdamW`'s own step."
     def step(self, closure=None):
         sparse = [(g, p, p.grad) for g in self.param_groups for p in g['params'] if p.grad is not None and p.grad.is_sparse]
-        for _, p, _ in sparse: p.grad = None                     # hidden from AdamW's (fused) step, which takes dense gradients only
+        # hidden from AdamW's (fused) step, which takes dense gradients only
+        for _, p, _ in sparse: p.grad = None
         try: loss = super().step(closure)
         finally:
             for _, p, grad in sparse: p.grad = grad
@@ -128,7 +129,8 @@ class SupervisedTrainer:
             if freeze_epochs:
                 ck = [cb for cb in self.learn.cbs if getattr(cb, 'writes_checkpoints', False)]
                 resuming = any(cb.start is not None for cb in ck)
-                with self.learn.removed_cbs(ck):    # a checkpoint is a point in the last fit: a run killed before it starts over
+                # a checkpoint is a point in the last fit: a run killed before it starts over
+                with self.learn.removed_cbs(ck):
                     for i in range(0 if resuming else freeze_epochs):
                         self.learn.freeze_to(-(i + 1))
                         with _phase(self.learn, f'unfreeze{i + 1}'): self.learn.fit_one_cycle(1, lrs, **kwargs)
@@ -324,7 +326,8 @@ class CheckpointCallback(Callback):
     def before_epoch(self):
         self._trained = False
         if self.start is None or not self._fitting: return   # `get_preds` and `validate` run an 'epoch' outside `fit`
-        if self.epoch < self.start.epoch:         # already done: skip it without a log line (fastai's SkipToEpoch, silenced)
+        # already done: skip it without a log line (fastai's SkipToEpoch, silenced)
+        if self.epoch < self.start.epoch:
             self._logger, self.learn.logger = self.learn.logger, noop
             raise CancelEpochException
         if self.epoch == self.start.epoch: self.start.restore(self.learn)
@@ -334,8 +337,10 @@ class CheckpointCallback(Callback):
         if self._trained: save_checkpoint(self.learn, self.path, self.epoch + 1)
     def after_fit(self):
         self._fitting = False
-        if self.start is not None and self.start.epoch >= self.n_epoch: self.start.restore(self.learn)   # every epoch was done: the checkpoint is the result
-        self.start = None                                                                                  # a later `fit` starts afresh
+        # every epoch was done: the checkpoint is the result
+        if self.start is not None and self.start.epoch >= self.n_epoch: self.start.restore(self.learn)
+        # a later `fit` starts afresh
+        self.start = None
 
 # %% ../../nbs/training/15_trainer.ipynb #3acab613
 class PairDataset(SampleDataset):

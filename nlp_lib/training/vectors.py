@@ -59,18 +59,22 @@ def word_vectors(vocab: Sequence[str],             # the vocabulary, in id order
     rows = torch.zeros(len(vocab), table.shape[1])
     encs = tok.encode_batch(list(vocab[n_special:]), add_special_tokens=False)     # every word's pieces in one call
     lens = torch.tensor([len(e.ids) for e in encs], dtype=torch.long)
-    real = [sum(e.attention_mask) for e in encs]                  # the pieces before the tokenizer's padding (its tokenizer.json pads to 128)
+    # the pieces before the tokenizer's padding (its tokenizer.json pads to 128)
+    real = [sum(e.attention_mask) for e in encs]
     flat = torch.tensor([i for e, k in zip(encs, real) for i in e.ids[:k]], dtype=torch.long)
     n_real = torch.tensor(real, dtype=torch.long)
     sums = torch.zeros(len(encs), table.shape[1]).index_add_(0, torch.repeat_interleave(torch.arange(len(encs)), n_real), table[flat])
-    if tok.padding is not None: sums += (lens - n_real)[:, None] * table[tok.padding['pad_id']]   # the padding positions count as before, without gathering a row for each
-    rows[n_special:] = sums / lens.clamp(min=1)[:, None]          # the mean of each word's piece vectors; a word without pieces stays zero
+    # the padding positions count as before, without gathering a row for each
+    if tok.padding is not None: sums += (lens - n_real)[:, None] * table[tok.padding['pad_id']]
+    # the mean of each word's piece vectors; a word without pieces stays zero
+    rows[n_special:] = sums / lens.clamp(min=1)[:, None]
     words = rows[n_special:]
     words -= words.mean(0)
     if dim < table.shape[1]:
         _, _, vt = torch.linalg.svd(words, full_matrices=False)
         rows = rows @ vt[:dim].T
-        if rows.shape[1] < dim: rows = torch.cat([rows, torch.zeros(len(rows), dim - rows.shape[1])], 1)   # a vocabulary smaller than dim
+        # a vocabulary smaller than dim
+        if rows.shape[1] < dim: rows = torch.cat([rows, torch.zeros(len(rows), dim - rows.shape[1])], 1)
     rows[n_special:] /= rows[n_special:].std()
     rows[:n_special] = 0
     return rows
